@@ -1,0 +1,1 @@
+"""privtrak.conformance: test vectors, the adapter protocol and the runner."""

@@ -1,0 +1,102 @@
+"""Identification: from an announce to the 16-byte user id (SPEC.md R1).
+
+A :class:`UserIdentifier` is any object with ``identify(request) -> UserId``
+that raises :class:`IdentificationError` to refuse. The tracker turns that
+error into a rejected announce with the error's code; it changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from ._errors import PrivtrakError
+from ._types import AnnounceRequest, RejectCode, UserId
+
+PASSKEY_HEX_LEN = 32
+
+
+class IdentificationError(PrivtrakError):
+    """The announce does not identify a user; ``code`` says why."""
+
+    def __init__(self, code: RejectCode, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class UserIdentifier(Protocol):
+    """Derives the user id of an announce (the seed's ``DeriveID``)."""
+
+    def identify(self, request: AnnounceRequest) -> UserId:
+        """Return the 16-byte user id, or raise :class:`IdentificationError`."""
+        ...
+
+
+def parse_passkey(credential: str) -> UserId:
+    """Extract and decode the passkey of a request target.
+
+    Accepts ``/<passkey>/announce`` and ``<path>?passkey=<passkey>``, where
+    ``<passkey>`` is 32 hexadecimal characters (either case). Raises
+    :class:`IdentificationError` with ``BAD_CREDENTIAL`` otherwise.
+    """
+    parts = urlsplit(credential)
+    segments = [s for s in parts.path.split("/") if s]
+    candidates: list[str] = []
+    if len(segments) == 2 and segments[1] == "announce":
+        candidates.append(segments[0])
+    candidates.extend(parse_qs(parts.query).get("passkey", []))
+    if not candidates:
+        raise IdentificationError(
+            RejectCode.BAD_CREDENTIAL,
+            f"no passkey in {credential!r}: expected /<passkey>/announce or ?passkey=<passkey>",
+        )
+    if len(set(candidates)) > 1:
+        raise IdentificationError(RejectCode.BAD_CREDENTIAL,
+                                  f"conflicting passkeys in {credential!r}")
+    passkey = candidates[0]
+    if len(passkey) != PASSKEY_HEX_LEN:
+        raise IdentificationError(
+            RejectCode.BAD_CREDENTIAL,
+            f"passkey {passkey!r} must be {PASSKEY_HEX_LEN} hex characters, not {len(passkey)}",
+        )
+    try:
+        return UserId(bytes.fromhex(passkey))
+    except ValueError:
+        raise IdentificationError(RejectCode.BAD_CREDENTIAL,
+                                  f"passkey {passkey!r} is not hexadecimal") from None
+
+
+class PasskeyIdentifier:
+    """The identifier trackers use: a 32-hex passkey decoded to the user id.
+
+    With ``allowed``, a well-formed passkey outside it is refused with
+    ``UNKNOWN_USER``. Decoded ids are cached per credential string (bounded
+    by ``cache_limit``), so the hot path is one dictionary lookup.
+    """
+
+    def __init__(self, allowed: Container[UserId] | None = None,
+                 cache_limit: int = 1 << 20) -> None:
+        self._allowed = allowed
+        self._cache: dict[str, UserId] = {}
+        self._cache_limit = cache_limit
+
+    def identify(self, request: AnnounceRequest) -> UserId:
+        """See :class:`UserIdentifier`."""
+        credential = request.credential
+        user = self._cache.get(credential)
+        if user is not None:
+            return user
+        user = parse_passkey(credential)
+        if self._allowed is not None and user not in self._allowed:
+            raise IdentificationError(RejectCode.UNKNOWN_USER,
+                                      f"passkey {user.hex()} is not registered")
+        if len(self._cache) >= self._cache_limit:
+            self._cache.clear()
+        self._cache[credential] = user
+        return user
+
+
+def passkey_credential(user: UserId) -> str:
+    """The canonical request target for ``user``: ``/<hex>/announce``."""
+    return f"/{user.hex()}/announce"

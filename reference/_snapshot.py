@@ -1,0 +1,161 @@
+"""Snapshot and restore of the complete tracker state (SPEC.md R8.3).
+
+The document is JSON (see :mod:`._codec` for value encodings)::
+
+    {"format": "privtrak-snapshot", "version": 1, "config": {...},
+     "state": "open", "now": 0, "next_gc_at": 180, "next_batch_id": 1,
+     "sealed_count": 0,
+     "users": [{"user": hex, "shard": n,
+                "entries": [{"key": hex, "up": "dec", "down": "dec",
+                             "last_seen": t, "completed": false}]}],
+     "buffers": [{"shard": n, "first_record_at": t, "records": [...]}],
+     "waiting": [{"batch": {...}, "attempts": n, "not_before": t, "on_path": false}],
+     "in_flight": [...same shape...],
+     "ledger": {"credited_up": "dec", ...}, "attributed": {"baseline": ["dec", "dec"], ...},
+     "counts": {"announces": n, ...}}
+
+Users and entries are listed in the tracker's internal order, so a restored
+tracker visits them in the same order and produces the very same batches as
+one that never stopped. In-flight batches stay in flight: their outcome is
+the driver's to report, or to give up on with ``reoffer_in_flight``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from ._batching import Pending
+from ._codec import JsonObject, Reader, config_to_mapping, encode_batch, encode_record
+from ._identify import UserIdentifier
+from ._results import TrackerState
+from ._tracker import _LEDGER_FIELDS, ATTRIBUTED_CAUSES, Tracker, _Entry, _User
+from ._types import UserId
+
+FORMAT = "privtrak-snapshot"
+VERSION = 1
+
+
+def take_snapshot(tracker: Tracker) -> JsonObject:
+    """The complete state of ``tracker`` as a JSON-ready document."""
+    t = tracker
+    b = t._batcher
+
+    def pending(p: Pending) -> JsonObject:
+        return {"batch": encode_batch(p.batch), "attempts": p.attempts,
+                "not_before": p.not_before, "on_path": p.on_path}
+
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config_to_mapping(t._config),
+        "state": t._state.value,
+        "now": t._now,
+        "next_gc_at": t._next_gc_at,
+        "next_batch_id": b.next_batch_id,
+        "sealed_count": b.sealed_count,
+        "users": [
+            {"user": uid.hex(), "shard": u.shard,
+             "entries": [{"key": k.hex(), "up": str(e.up), "down": str(e.down),
+                          "last_seen": e.last_seen, "completed": e.completed}
+                         for k, e in u.entries.items()]}
+            for uid, u in t._users.items()
+        ],
+        "buffers": [
+            {"shard": shard, "first_record_at": b.first_record_at[shard],
+             "records": [encode_record(r) for r in buf]}
+            for shard, buf in enumerate(b.buffers) if buf
+        ],
+        "waiting": [pending(p) for p in b.waiting.values()],
+        "in_flight": [pending(p) for _, p in sorted(b.in_flight.items())],
+        "ledger": {k: str(v) for k, v in t._ledger.items()},
+        "attributed": {c.value: [str(v[0]), str(v[1])] for c, v in t._attributed.items()},
+        "counts": t._export_counts(),
+    }
+
+
+def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> Tracker:
+    """Rebuild the tracker a snapshot describes.
+
+    Raises :class:`SnapshotError` naming the JSON path of the first problem;
+    nothing is returned half-built.
+    """
+    rd = Reader()
+    root = rd.obj(doc, "$")
+    if rd.get(root, "format", "$") != FORMAT:
+        raise rd.fail("$.format", f"must be {FORMAT!r}")
+    version = rd.get(root, "version", "$")
+    if version != VERSION:
+        raise rd.fail("$.version", f"unsupported version {version!r}; this reader knows {VERSION}")
+    config = rd.config(rd.get(root, "config", "$"), "$.config")
+    now = rd.int_(rd.get(root, "now", "$"), "$.now")
+    t = Tracker(config, identifier, now=now)
+    try:
+        t._state = TrackerState(rd.get(root, "state", "$"))
+    except ValueError:
+        raise rd.fail("$.state", "must be open, stopping or closed") from None
+    t._next_gc_at = rd.int_(rd.get(root, "next_gc_at", "$"), "$.next_gc_at")
+    b = t._batcher
+    b.next_batch_id = rd.int_(rd.get(root, "next_batch_id", "$"), "$.next_batch_id")
+    b.sealed_count = rd.int_(rd.get(root, "sealed_count", "$"), "$.sealed_count")
+    key_len = 40 if t._key_by_peer else 20
+    for i, raw in enumerate(rd.lst(rd.get(root, "users", "$"), "$.users")):
+        path = f"$.users[{i}]"
+        u_doc = rd.obj(raw, path)
+        uid = UserId(rd.hexbytes(rd.get(u_doc, "user", path), f"{path}.user", 16))
+        shard = rd.int_(rd.get(u_doc, "shard", path), f"{path}.shard")
+        if not 0 <= shard < config.shard_count:
+            raise rd.fail(f"{path}.shard", f"must be below shard_count {config.shard_count}")
+        user = _User(shard, now)
+        for j, e_raw in enumerate(rd.lst(rd.get(u_doc, "entries", path), f"{path}.entries")):
+            ep = f"{path}.entries[{j}]"
+            e_doc = rd.obj(e_raw, ep)
+            key = rd.hexbytes(rd.get(e_doc, "key", ep), f"{ep}.key", key_len)
+            user.entries[key] = _Entry(
+                rd.dec(rd.get(e_doc, "up", ep), f"{ep}.up"),
+                rd.dec(rd.get(e_doc, "down", ep), f"{ep}.down"),
+                rd.int_(rd.get(e_doc, "last_seen", ep), f"{ep}.last_seen"),
+                rd.bool_(rd.get(e_doc, "completed", ep), f"{ep}.completed"),
+            )
+        user.oldest = min((e.last_seen for e in user.entries.values()), default=now)
+        t._users[uid] = user
+        t._entry_count += len(user.entries)
+    for i, raw in enumerate(rd.lst(rd.get(root, "buffers", "$"), "$.buffers")):
+        path = f"$.buffers[{i}]"
+        buf_doc = rd.obj(raw, path)
+        shard = rd.int_(rd.get(buf_doc, "shard", path), f"{path}.shard")
+        if not 0 <= shard < config.shard_count:
+            raise rd.fail(f"{path}.shard", f"must be below shard_count {config.shard_count}")
+        records = [rd.record(r, f"{path}.records[{j}]")
+                   for j, r in enumerate(rd.lst(rd.get(buf_doc, "records", path),
+                                                f"{path}.records"))]
+        since = rd.int_(rd.get(buf_doc, "first_record_at", path), f"{path}.first_record_at")
+        b.buffers[shard] = records
+        b.first_record_at[shard] = since
+        b.buffered_records += len(records)
+        heapq.heappush(b._age_heap, (since, shard))
+    for name, target in (("waiting", b.waiting), ("in_flight", b.in_flight)):
+        for i, raw in enumerate(rd.lst(rd.get(root, name, "$"), f"$.{name}")):
+            path = f"$.{name}[{i}]"
+            p_doc = rd.obj(raw, path)
+            batch = rd.batch(rd.get(p_doc, "batch", path), f"{path}.batch")
+            target[batch.batch_id] = Pending(
+                batch,
+                rd.int_(rd.get(p_doc, "attempts", path), f"{path}.attempts"),
+                rd.int_(rd.get(p_doc, "not_before", path), f"{path}.not_before"),
+                rd.bool_(rd.get(p_doc, "on_path", path), f"{path}.on_path"),
+            )
+            b.sealed_records += len(batch.records)
+    ledger = rd.obj(rd.get(root, "ledger", "$"), "$.ledger")
+    for field in _LEDGER_FIELDS:
+        t._ledger[field] = rd.dec(rd.get(ledger, field, "$.ledger"), f"$.ledger.{field}")
+    attributed = rd.obj(rd.get(root, "attributed", "$"), "$.attributed")
+    for cause in ATTRIBUTED_CAUSES:
+        pair = rd.lst(rd.get(attributed, cause.value, "$.attributed"), f"$.attributed.{cause}")
+        if len(pair) != 2:
+            raise rd.fail(f"$.attributed.{cause}", "must be [up, down]")
+        t._attributed[cause] = [rd.dec(pair[0], f"$.attributed.{cause}[0]"),
+                                rd.dec(pair[1], f"$.attributed.{cause}[1]")]
+    counts: Any = rd.obj(rd.get(root, "counts", "$"), "$.counts")
+    t._import_counts({str(k): rd.int_(v, f"$.counts.{k}") for k, v in counts.items()})
+    return t

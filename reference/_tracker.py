@@ -1,0 +1,659 @@
+"""The accounting state machine: the executable form of SPEC.md.
+
+The core is single-threaded and sans-I/O: it never reads a clock, sleeps,
+opens anything or calls a handler. Every call that depends on time takes
+``now`` (whole seconds, never decreasing). The driver:
+
+1. calls :meth:`Tracker.announce` for each announce and delivers
+   ``result.flush`` before answering when it is set (the seed's path);
+2. takes batches with :meth:`Tracker.next_batch` and reports each outcome
+   exactly once with :meth:`Tracker.batch_succeeded` or
+   :meth:`Tracker.batch_failed`;
+3. calls :meth:`Tracker.collect_garbage` when ``now >= next_gc_at`` and
+   wakes up again at :meth:`Tracker.next_deadline`;
+4. on shutdown calls :meth:`Tracker.stop`, delivers what it returns, then
+   :meth:`Tracker.close`.
+
+Rules in the order an announce meets them (SPEC.md has the reasons):
+
+R0    ``now`` must not decrease (UsageError, nothing changed).
+R8.1  After ``stop``, announces are rejected with ``closing``.
+R1    The identifier derives the user id; a refusal rejects the announce.
+R9.2  Policy ``reject``: counters above 2**63-1 reject the announce.
+R7.2  Policy ``expire``: an entry older than ``peer_lifetime`` is dropped
+      (as GC would) before the announce is accounted.
+R3    No entry: the counters become the baseline, nothing is credited;
+      except R5.3 ``stopped`` under ``ignore``, which changes nothing.
+R4.1  Counters below the baseline: negative delta (seed) or reset.
+R4.2  ``started`` on a known entry: continue (seed) or reset.
+R3.2  Otherwise the differences are credited, int64-wrapped (R9.1).
+R5.1  ``stopped`` removes the entry after accounting it.
+R5.2  A record is emitted for non-zero bytes; under ``event_records`` also
+      for a zero-byte event, with ``completed`` counted once per entry.
+R6.7  If the new records would push pending over ``max_pending``, the
+      announce is rejected with ``pending_full`` and nothing changes.
+R7.1  Policy ``purge_on_announce``: the user's other stale entries go.
+R6.1  A shard buffer at ``batch_size`` is sealed; on the announce path it
+      is returned in ``flush`` (R6.3).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ._batching import Batcher
+from ._config import Config
+from ._errors import UsageError
+from ._identify import IdentificationError, PasskeyIdentifier, UserIdentifier
+from ._policy import (
+    BaselineKey,
+    CounterDecrease,
+    CounterLimit,
+    FailedBatch,
+    FlushPath,
+    HandlerFailure,
+    StaleOnAnnounce,
+    StartedOnKnown,
+    StoppedUnknown,
+    StopUndelivered,
+)
+from ._results import (
+    AnnounceResult,
+    CloseReport,
+    EntryView,
+    GcResult,
+    Ledger,
+    Metrics,
+    TrackerState,
+)
+from ._shard import shard_of
+from ._types import (
+    INFO_HASH_LEN,
+    INT64_MAX,
+    AnnounceRequest,
+    Batch,
+    Cause,
+    DeltaRecord,
+    Event,
+    InfoHash,
+    Outcome,
+    PeerId,
+    RecordKind,
+    RejectCode,
+    UserId,
+)
+
+_UINT64 = 1 << 64
+_INT64_MIN = -(1 << 63)
+_NONE = Event.NONE
+_STARTED = Event.STARTED
+_COMPLETED = Event.COMPLETED
+_STOPPED = Event.STOPPED
+_TRANSFER = RecordKind.TRANSFER
+_EVENT = RecordKind.EVENT
+_PURGE = RecordKind.PURGE
+
+
+def wrap_int64(value: int) -> int:
+    """The seed's ``int64(uint64(a) - uint64(b))``: reduce to the signed 64-bit range."""
+    value %= _UINT64
+    return value - _UINT64 if value > INT64_MAX else value
+
+
+class _Entry:
+    """One stored baseline. Kept tiny: there is one per tracked peer."""
+
+    __slots__ = ("completed", "down", "last_seen", "up")
+
+    def __init__(self, up: int, down: int, last_seen: int, completed: bool) -> None:
+        self.up = up
+        self.down = down
+        self.last_seen = last_seen
+        self.completed = completed
+
+
+class _User:
+    """A user's entries (keyed by infohash, or infohash+peer id) and shard."""
+
+    __slots__ = ("entries", "oldest", "shard")
+
+    def __init__(self, shard: int, oldest: int) -> None:
+        self.shard = shard
+        self.entries: dict[bytes, _Entry] = {}
+        # A lower bound of min(last_seen) over entries: while it is not below
+        # the purge cutoff, no entry can be stale and the scan is skipped.
+        self.oldest = oldest
+
+
+class Tracker:
+    """The reference tracker accounting core. See the module docstring.
+
+    Every method either completes or raises before changing anything.
+    """
+
+    def __init__(self, config: Config | None = None,
+                 identifier: UserIdentifier | None = None, *, now: int = 0) -> None:
+        self._config = config if config is not None else Config()
+        self._identifier: UserIdentifier = (
+            identifier if identifier is not None else PasskeyIdentifier())
+        self._state = TrackerState.OPEN
+        self._now = _check_time(now, 0)
+        self._next_gc_at = now + self._config.gc_interval
+        self._users: dict[UserId, _User] = {}
+        self._entry_count = 0
+        self._batcher = Batcher(self._config.shard_count)
+        self._ledger: dict[str, int] = dict.fromkeys(_LEDGER_FIELDS, 0)
+        self._attributed: dict[Cause, list[int]] = {c: [0, 0] for c in ATTRIBUTED_CAUSES}
+        self._counts: Counter[str] = Counter()
+        # Hot counters are lists indexed by _OUTCOMES / _KINDS positions:
+        # hashing an enum member costs a Python-level call on every announce.
+        self._outcome_counts = [0] * len(_OUTCOMES)
+        self._record_counts = [0] * len(_KINDS)
+        self._configure_hot_path()
+
+    def _configure_hot_path(self) -> None:
+        cfg, pol = self._config, self._config.policy
+        self._key_by_peer = pol.baseline_key is BaselineKey.USER_TORRENT_PEER
+        self._reset_on_decrease = pol.counter_decrease is CounterDecrease.RESET
+        self._reset_on_started = pol.started_on_known is StartedOnKnown.RESET
+        self._ignore_unknown_stop = pol.stopped_unknown is StoppedUnknown.IGNORE
+        self._expire_stale = pol.stale_on_announce is StaleOnAnnounce.EXPIRE
+        self._reject_big = pol.counter_limit is CounterLimit.REJECT
+        self._on_path = pol.flush_path is FlushPath.ANNOUNCE
+        self._event_records = pol.event_records
+        self._purge_on_announce = pol.purge_on_announce
+        self._purge_records = pol.purge_records
+        self._batch_size = cfg.batch_size
+        self._lifetime = cfg.peer_lifetime
+        self._max_pending = cfg.max_pending
+
+    # -- inspection -----------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        """The configuration this tracker runs with."""
+        return self._config
+
+    @property
+    def state(self) -> TrackerState:
+        """Where the tracker is in its life cycle."""
+        return self._state
+
+    @property
+    def now(self) -> int:
+        """The latest time the driver has passed in."""
+        return self._now
+
+    @property
+    def next_gc_at(self) -> int:
+        """When :meth:`collect_garbage` is due next."""
+        return self._next_gc_at
+
+    def shard_of(self, user: UserId) -> int:
+        """The shard that buffers ``user``'s records (R2.3)."""
+        state = self._users.get(user)
+        return state.shard if state is not None else shard_of(user, self._config.shard_count)
+
+    def entries(self) -> list[EntryView]:
+        """Every stored baseline, sorted by (user, infohash, peer id)."""
+        views = [self._view(uid, key, e) for uid, u in self._users.items()
+                 for key, e in u.entries.items()]
+        views.sort(key=lambda v: (v.user, v.info_hash, v.peer_id or b""))
+        return views
+
+    def entry(self, user: UserId, info_hash: InfoHash,
+              peer_id: PeerId | None = None) -> EntryView | None:
+        """The stored baseline for a key, or ``None``. ``peer_id`` is ignored
+        under ``user_torrent`` keying and required under ``user_torrent_peer``."""
+        state = self._users.get(user)
+        if state is None:
+            return None
+        if self._key_by_peer:
+            if peer_id is None:
+                raise UsageError("entry(): peer_id is required under user_torrent_peer keying")
+            key = info_hash + peer_id
+        else:
+            key = info_hash
+        found = state.entries.get(key)
+        return None if found is None else self._view(user, key, found)
+
+    def _export_counts(self) -> dict[str, int]:
+        counts = dict(self._counts)
+        counts.update(("outcome." + o.value, n) for o, n in zip(_OUTCOMES, self._outcome_counts,
+                                                                  strict=True))
+        counts.update(("record." + k.value, n) for k, n in zip(_KINDS, self._record_counts,
+                                                                 strict=True))
+        return dict(sorted(counts.items()))
+
+    def _import_counts(self, counts: dict[str, int]) -> None:
+        rest = dict(counts)
+        self._outcome_counts = [rest.pop("outcome." + o.value, 0) for o in _OUTCOMES]
+        self._record_counts = [rest.pop("record." + k.value, 0) for k in _KINDS]
+        self._counts = Counter(rest)
+
+    def _view(self, user: UserId, key: bytes, e: _Entry) -> EntryView:
+        info_hash, peer = _split_key(key)
+        return EntryView(user, info_hash, peer, e.up, e.down, e.last_seen, e.completed)
+
+    def waiting_batches(self) -> list[Batch]:
+        """Sealed batches not yet delivered and not in flight, by id."""
+        return [p.batch for p in self._batcher.waiting.values()]
+
+    def in_flight_batches(self) -> list[Batch]:
+        """Batches handed out whose outcome is not reported yet, by id."""
+        return [p.batch for _, p in sorted(self._batcher.in_flight.items())]
+
+    def buffered_records(self, shard: int) -> tuple[DeltaRecord, ...]:
+        """The records waiting in ``shard``'s buffer, oldest first."""
+        return tuple(self._batcher.buffers[shard])
+
+    def attempts(self, batch_id: int) -> int:
+        """How often the batch has been handed out so far."""
+        pending = self._batcher.waiting.get(batch_id) or self._batcher.in_flight.get(batch_id)
+        if pending is None:
+            raise UsageError(f"batch {batch_id} is not pending")
+        return pending.attempts
+
+    def ledger(self) -> Ledger:
+        """The byte accounting so far (R11)."""
+        lg = self._ledger
+        return Ledger(
+            credited_up=lg["credited_up"], credited_down=lg["credited_down"],
+            delivered_up=lg["delivered_up"], delivered_down=lg["delivered_down"],
+            dropped_up=lg["dropped_up"], dropped_down=lg["dropped_down"],
+            returned_up=lg["returned_up"], returned_down=lg["returned_down"],
+            pending_up=lg["credited_up"] - lg["delivered_up"] - lg["dropped_up"]
+            - lg["returned_up"],
+            pending_down=lg["credited_down"] - lg["delivered_down"] - lg["dropped_down"]
+            - lg["returned_down"],
+            attributed={c: (v[0], v[1]) for c, v in self._attributed.items()},
+        )
+
+    def metrics(self) -> Metrics:
+        """A consistent copy of every counter and gauge (R12)."""
+        c = self._counts
+        b = self._batcher
+        return Metrics(
+            users=len(self._users), entries=self._entry_count,
+            buffered_records=b.buffered_records, waiting_batches=len(b.waiting),
+            in_flight_batches=len(b.in_flight), pending_records=b.pending_records,
+            announces=sum(self._outcome_counts),
+            outcomes={o.value: n for o, n in zip(_OUTCOMES, self._outcome_counts, strict=True)},
+            rejected={r.value: c["reject." + r.value] for r in RejectCode},
+            records={k.value: n for k, n in zip(_KINDS, self._record_counts, strict=True)},
+            batches_sealed=b.sealed_count,
+            batches_delivered=c["batches_delivered"], batches_failed=c["batches_failed"],
+            records_delivered=c["records_delivered"], purged_entries=c["purged"],
+            purges_deferred=c["purges_deferred"], gc_runs=c["gc_runs"],
+            gc_entries_scanned=c["gc_scanned"], seed_panics=c["seed_panics"],
+        )
+
+    # -- announces ------------------------------------------------------------
+
+    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+        """Account one announce at ``now``; see the rules in the module docstring.
+
+        Raises :class:`UsageError` only for a decreasing ``now``; every
+        refusal is a result with ``outcome == REJECTED``.
+        """
+        if now != self._now:
+            self._now = _check_time(now, self._now)
+        if self._state is not TrackerState.OPEN:
+            return self._reject(RejectCode.CLOSING, "the tracker is stopping")
+        try:
+            user = self._identifier.identify(request)
+        except IdentificationError as exc:
+            return self._reject(exc.code, str(exc))
+        up = request.uploaded
+        down = request.downloaded
+        if self._reject_big and (up > INT64_MAX or down > INT64_MAX):
+            return self._reject(RejectCode.COUNTER_OUT_OF_RANGE,
+                                f"uploaded={up} downloaded={down}: counters above 2**63-1 "
+                                "cannot be credited")
+        event = request.event
+        ustate = self._users.get(user)
+        key: bytes = request.info_hash + request.peer_id if self._key_by_peer \
+            else request.info_hash
+        entry = ustate.entries.get(key) if ustate is not None else None
+        expired = False
+        if entry is not None and self._expire_stale and entry.last_seen < now - self._lifetime:
+            expired = True
+            entry = None
+
+        credited_up = credited_down = att_up = att_down = 0
+        cause: Cause | None = None
+        record_event = event
+        if entry is None:
+            if event is _STOPPED and self._ignore_unknown_stop:
+                outcome, index = Outcome.STOPPED_UNKNOWN, _I_STOPPED_UNKNOWN
+            elif expired:
+                outcome, index = Outcome.EXPIRED, _I_EXPIRED
+                cause = Cause.PURGE_GAP
+                att_up, att_down = up, down
+            else:
+                outcome, index = Outcome.BASELINE, _I_BASELINE
+                cause = Cause.BASELINE
+                att_up, att_down = up, down
+        else:
+            if self._event_records and event is _COMPLETED and entry.completed:
+                record_event = _NONE  # R5.2: a snatch counts once per entry
+            if ((up < entry.up or down < entry.down) and self._reset_on_decrease) or (
+                    event is _STARTED and self._reset_on_started):
+                outcome, index = Outcome.RESET, _I_RESET
+                cause = Cause.RESET
+                att_up, att_down = up, down
+            else:
+                if event is _STOPPED:
+                    outcome, index = Outcome.STOPPED, _I_STOPPED
+                else:
+                    outcome, index = Outcome.CREDITED, _I_CREDITED
+                credited_up = up - entry.up
+                credited_down = down - entry.down
+                if not (_INT64_MIN <= credited_up <= INT64_MAX):
+                    credited_up = wrap_int64(credited_up)
+                if not (_INT64_MIN <= credited_down <= INT64_MAX):
+                    credited_down = wrap_int64(credited_down)
+
+        record: DeltaRecord | None = None
+        if credited_up or credited_down:
+            record = DeltaRecord(_TRANSFER, user, request.info_hash, request.peer_id,
+                                 credited_up, credited_down, record_event, request.left, now)
+        elif self._event_records and record_event is not _NONE and (
+                outcome is not Outcome.STOPPED_UNKNOWN):
+            record = DeltaRecord(_EVENT, user, request.info_hash, request.peer_id,
+                                 0, 0, record_event, request.left, now)
+        new_records = (record is not None) + (expired and self._purge_records)
+        if (self._max_pending is not None and new_records
+                and self._batcher.pending_records + new_records > self._max_pending):
+            return self._reject(RejectCode.PENDING_FULL,
+                                f"{self._batcher.pending_records} records are waiting for the "
+                                f"DeltaHandler (max_pending={self._max_pending}); retry later")
+
+        # -- from here on the announce is accepted and state changes --
+        if ustate is None:
+            ustate = _User(shard_of(user, self._config.shard_count), now)
+            if outcome is not Outcome.STOPPED_UNKNOWN:
+                self._users[user] = ustate
+        shard = ustate.shard
+        batcher = self._batcher
+        if expired:
+            self._drop_entry(user, ustate, key, now)
+        entries = ustate.entries
+        if outcome is Outcome.STOPPED_UNKNOWN:
+            pass
+        elif event is _STOPPED and outcome is not Outcome.BASELINE and (
+                outcome is not Outcome.EXPIRED):
+            del entries[key]
+            self._entry_count -= 1
+        elif entry is None:
+            entries[key] = _Entry(up, down, now, event is _COMPLETED)
+            self._entry_count += 1
+        else:
+            entry.up = up
+            entry.down = down
+            entry.last_seen = now
+            if event is _COMPLETED:
+                entry.completed = True
+        self._outcome_counts[index] += 1
+        if cause is not None:
+            acc = self._attributed[cause]
+            acc[0] += att_up
+            acc[1] += att_down
+        if record is not None:
+            if record.kind is _TRANSFER:
+                self._record_counts[_I_TRANSFER] += 1
+                lg = self._ledger
+                lg["credited_up"] += credited_up
+                lg["credited_down"] += credited_down
+            else:
+                self._record_counts[_I_EVENT] += 1
+            buffered = batcher.append(shard, record, now)
+        else:
+            buffered = len(batcher.buffers[shard])
+        panic = False
+        if self._purge_on_announce and ustate.oldest < now - self._lifetime:
+            panic = self._purge_user(user, ustate, now - self._lifetime, now)
+            buffered = len(batcher.buffers[shard])
+        if not entries and user in self._users:
+            del self._users[user]
+        flush: Batch | None = None
+        if buffered >= self._batch_size:
+            flush = self._seal_full(shard, now)
+        return AnnounceResult(outcome, user, record, credited_up, credited_down, cause,
+                              att_up, att_down, flush, None, "", panic)
+
+    def _reject(self, code: RejectCode, message: str) -> AnnounceResult:
+        self._outcome_counts[_I_REJECTED] += 1
+        self._counts["reject." + code] += 1
+        return AnnounceResult(Outcome.REJECTED, None, None, 0, 0, None, 0, 0, None, code,
+                              message, False)
+
+    def _seal_full(self, shard: int, now: int) -> Batch | None:
+        """R6.1/R6.3: seal a full buffer; on the announce path hand it out at once."""
+        batcher = self._batcher
+        if not self._on_path:
+            batcher.seal(shard, now)
+            return None
+        if batcher.shard_in_flight(shard):
+            return None
+        pending = batcher.seal(shard, now, on_path=True)
+        return batcher.take(pending.batch.batch_id).batch
+
+    # -- purge ----------------------------------------------------------------
+
+    def _drop_entry(self, user: UserId, ustate: _User, key: bytes, now: int) -> None:
+        """Remove one stale entry, emitting its purge record if the policy says so."""
+        del ustate.entries[key]
+        self._entry_count -= 1
+        self._counts["purged"] += 1
+        if self._purge_records:
+            info_hash, peer = _split_key(key)
+            self._record_counts[_I_PURGE] += 1
+            self._batcher.append(ustate.shard, DeltaRecord(
+                _PURGE, user, info_hash, peer, 0, 0, _NONE, None, now), now)
+
+    def _purge_user(self, user: UserId, ustate: _User, cutoff: int, now: int) -> bool:
+        """Drop ``user``'s entries last seen before ``cutoff`` (R7.1).
+
+        Returns whether the seed's expiry loop would have panicked here: it
+        does when an expired entry is not the last of the user's list sorted
+        by key (R7.3). Purges whose record would exceed ``max_pending`` are
+        deferred to a later purge (R6.7).
+        """
+        stale = sorted(k for k, e in ustate.entries.items() if e.last_seen < cutoff)
+        panic = bool(stale) and stale[0] != max(ustate.entries)
+        if panic:
+            self._counts["seed_panics"] += 1
+        for key in stale:
+            if (self._purge_records and self._max_pending is not None
+                    and self._batcher.pending_records >= self._max_pending):
+                self._counts["purges_deferred"] += 1
+                continue
+            self._drop_entry(user, ustate, key, now)
+        ustate.oldest = min((e.last_seen for e in ustate.entries.values()), default=now)
+        return panic
+
+    def collect_garbage(self, now: int) -> GcResult:
+        """Purge every entry last seen before ``now - peer_lifetime`` (R7).
+
+        Users are visited in ascending id order so purge records are
+        canonical. Under ``flush_on_gc`` every non-empty buffer is then sealed,
+        in shard order (R6.2). The next GC is due ``gc_interval`` later.
+        """
+        self._now = _check_time(now, self._now)
+        if self._state is TrackerState.CLOSED:
+            raise UsageError("collect_garbage() after close()")
+        cutoff = now - self._lifetime
+        scanned = self._entry_count
+        before_entries, before_users = self._entry_count, len(self._users)
+        deferred_before = self._counts["purges_deferred"]
+        panic = False
+        for user in sorted(self._users):
+            ustate = self._users[user]
+            panic |= self._purge_user(user, ustate, cutoff, now)
+            if not ustate.entries:
+                del self._users[user]
+        sealed: list[int] = []
+        if self._config.policy.flush_on_gc:
+            sealed = self._seal_all(now)
+        self._counts["gc_runs"] += 1
+        self._counts["gc_scanned"] += scanned
+        self._next_gc_at = now + self._config.gc_interval
+        return GcResult(scanned, before_entries - self._entry_count,
+                        before_users - len(self._users),
+                        self._counts["purges_deferred"] - deferred_before, tuple(sealed), panic)
+
+    def _seal_all(self, now: int) -> list[int]:
+        batcher = self._batcher
+        return [batcher.seal(shard, now).batch.batch_id
+                for shard, buf in enumerate(batcher.buffers) if buf]
+
+    # -- delivery -------------------------------------------------------------
+
+    def next_batch(self, now: int) -> Batch | None:
+        """Hand out the next batch due for delivery, or ``None``.
+
+        Seals buffers that reached ``max_batch_age`` first (R6.2). The batch
+        with the smallest id whose backoff has passed goes in flight; report
+        its outcome once. Raises :class:`UsageError` after :meth:`close`.
+        """
+        self._now = _check_time(now, self._now)
+        if self._state is TrackerState.CLOSED:
+            raise UsageError("next_batch() after close()")
+        max_age = self._config.max_batch_age
+        if max_age is not None:
+            self._batcher.seal_aged(now, max_age)
+        batch_id = self._batcher.first_eligible(now)
+        if batch_id is None:
+            return None
+        return self._batcher.take(batch_id).batch
+
+    def batch_succeeded(self, batch_id: int, now: int) -> None:
+        """The handler persisted the batch: it leaves the tracker for good (R6.4)."""
+        self._now = _check_time(now, self._now)
+        pending = self._batcher.resolve(batch_id)
+        records = pending.batch.records
+        lg = self._ledger
+        for r in records:
+            if r.kind is _TRANSFER:
+                lg["delivered_up"] += r.up
+                lg["delivered_down"] += r.down
+        self._counts["batches_delivered"] += 1
+        self._counts["records_delivered"] += len(records)
+
+    def batch_failed(self, batch_id: int, now: int) -> bool:
+        """The handler reported an error for the batch (R6.5, R6.6).
+
+        Under ``retain`` the identical batch waits ``retry_backoff_initial *
+        2**(attempts-1)`` seconds (at most ``retry_backoff_max``) before it is
+        offered again; under ``merge`` its records return to the front of the
+        shard buffer. Returns ``True`` when the announce that delivered it on
+        its path must fail with ``handler_failed``.
+        """
+        self._now = _check_time(now, self._now)
+        pending = self._batcher.resolve(batch_id)
+        self._counts["batches_failed"] += 1
+        on_path = pending.on_path
+        if self._config.policy.failed_batch is FailedBatch.MERGE:
+            self._batcher.merge_back(pending)
+        else:
+            self._batcher.retain(pending, now + self._backoff(pending.attempts))
+        return on_path and self._config.policy.handler_failure is HandlerFailure.FAIL_ANNOUNCE
+
+    def _backoff(self, attempts: int) -> int:
+        cfg = self._config
+        return int(min(cfg.retry_backoff_initial * 2 ** min(attempts - 1, 62),
+                       cfg.retry_backoff_max))
+
+    def reoffer_in_flight(self) -> list[int]:
+        """Make every in-flight batch waiting again, e.g. after a restore whose
+        deliveries' outcomes are unknown. Returns their ids; a handler that
+        deduplicates on batch id makes the redelivery safe."""
+        ids = sorted(self._batcher.in_flight)
+        for batch_id in ids:
+            pending = self._batcher.resolve(batch_id)
+            self._batcher.retain(pending, self._now)
+        return ids
+
+    def next_deadline(self) -> int | None:
+        """The earliest time at which something becomes due: a GC, an age
+        seal, or a batch whose backoff ends. ``None`` when nothing is due."""
+        if self._state is TrackerState.CLOSED:
+            return None
+        candidates = [] if self._state is not TrackerState.OPEN else [self._next_gc_at]
+        if self._config.max_batch_age is not None:
+            age = self._batcher.next_age_deadline(self._config.max_batch_age)
+            if age is not None:
+                candidates.append(age)
+        candidates.extend(p.not_before for p in self._batcher.waiting.values())
+        return min(candidates) if candidates else None
+
+    # -- stop -----------------------------------------------------------------
+
+    def stop(self, now: int) -> tuple[Batch, ...]:
+        """Begin shutdown (R8): refuse further announces, seal every buffer and
+        hand out every waiting batch, ignoring backoff. Deliver them, report
+        each outcome, then call :meth:`close`."""
+        self._now = _check_time(now, self._now)
+        if self._state is not TrackerState.OPEN:
+            raise UsageError(f"stop() called in state {self._state}")
+        self._state = TrackerState.STOPPING
+        self._seal_all(now)
+        return tuple(self._batcher.take(bid).batch for bid in list(self._batcher.waiting))
+
+    def close(self, now: int) -> CloseReport:
+        """Finish shutdown (R8.2). Every batch handed out must have its outcome
+        reported first. What is still undelivered is returned (policy
+        ``return``) or dropped and counted (``drop``, the seed)."""
+        self._now = _check_time(now, self._now)
+        if self._state is not TrackerState.STOPPING:
+            raise UsageError(f"close() called in state {self._state}; call stop() first")
+        if self._batcher.in_flight:
+            raise UsageError(f"close() with batches {sorted(self._batcher.in_flight)} in "
+                             "flight; report their outcomes first")
+        self._seal_all(now)
+        leftovers = [p.batch for p in self._batcher.waiting.values()]
+        self._batcher.waiting.clear()
+        self._batcher.sealed_records = 0
+        drop = self._config.policy.stop_undelivered is StopUndelivered.DROP
+        prefix = "dropped_" if drop else "returned_"
+        for batch in leftovers:
+            for r in batch.records:
+                if r.kind is _TRANSFER:
+                    self._ledger[prefix + "up"] += r.up
+                    self._ledger[prefix + "down"] += r.down
+        self._state = TrackerState.CLOSED
+        if drop:
+            return CloseReport((), sum(len(b.records) for b in leftovers))
+        return CloseReport(tuple(leftovers), 0)
+
+
+_OUTCOMES = tuple(Outcome)
+_KINDS = tuple(RecordKind)
+(_I_BASELINE, _I_CREDITED, _I_RESET, _I_STOPPED, _I_STOPPED_UNKNOWN, _I_EXPIRED,
+ _I_REJECTED) = (_OUTCOMES.index(o) for o in (
+    Outcome.BASELINE, Outcome.CREDITED, Outcome.RESET, Outcome.STOPPED,
+    Outcome.STOPPED_UNKNOWN, Outcome.EXPIRED, Outcome.REJECTED))
+_I_TRANSFER, _I_EVENT, _I_PURGE = (_KINDS.index(k) for k in (
+    RecordKind.TRANSFER, RecordKind.EVENT, RecordKind.PURGE))
+
+ATTRIBUTED_CAUSES = (Cause.BASELINE, Cause.RESET, Cause.PURGE_GAP)
+"""The causes the core itself attributes; the others belong to drivers."""
+
+_LEDGER_FIELDS = ("credited_up", "credited_down", "delivered_up", "delivered_down",
+                  "dropped_up", "dropped_down", "returned_up", "returned_down")
+
+
+def _split_key(key: bytes) -> tuple[InfoHash, PeerId | None]:
+    if len(key) == INFO_HASH_LEN:
+        return InfoHash(key), None
+    return InfoHash(key[:INFO_HASH_LEN]), PeerId(key[INFO_HASH_LEN:])
+
+
+def _check_time(now: object, previous: int) -> int:
+    if type(now) is not int:
+        raise UsageError(f"now must be whole seconds as an int, got {now!r}")
+    if now < previous:
+        raise UsageError(f"now went backwards: {now} < {previous}; the driver's clock "
+                         "must not decrease")
+    return now

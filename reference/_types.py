@@ -1,0 +1,229 @@
+"""Domain values: identities, events, requests, records and batches.
+
+Every value here is immutable and validated when it is built, so the core
+never has to re-check what it is handed. Byte identities are ``bytes``
+subtypes (``NewType``) so mypy keeps a user id apart from an infohash; the
+``make_*`` functions are the only way outside input should become one.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import NamedTuple, NewType
+
+from ._errors import InvalidInput
+
+UserId = NewType("UserId", bytes)
+"""16 opaque bytes identifying a user (the seed's ``ID``)."""
+
+InfoHash = NewType("InfoHash", bytes)
+"""The 20-byte BitTorrent v1 infohash (or a truncated v2 hash) of a torrent."""
+
+PeerId = NewType("PeerId", bytes)
+"""The 20-byte peer id a client announces with."""
+
+UnixSeconds = NewType("UnixSeconds", int)
+"""Whole seconds on the driver's clock; the seed's time cache has 1 s resolution."""
+
+UINT64_MAX = 2**64 - 1
+"""Largest counter a request may carry at all (the wire type is uint64)."""
+
+INT64_MAX = 2**63 - 1
+"""Largest counter the recommended preset accepts (rule R9.2)."""
+
+USER_ID_LEN = 16
+INFO_HASH_LEN = 20
+PEER_ID_LEN = 20
+
+
+def _fixed_bytes(field: str, raw: object, length: int) -> bytes:
+    if not isinstance(raw, bytes):
+        raise InvalidInput(field, raw, f"must be {length} bytes")
+    if len(raw) != length:
+        raise InvalidInput(field, raw, f"must be exactly {length} bytes, not {len(raw)}")
+    return raw
+
+
+def make_user_id(raw: object) -> UserId:
+    """Validate ``raw`` as a user id; raises :class:`InvalidInput` otherwise."""
+    return UserId(_fixed_bytes("user_id", raw, USER_ID_LEN))
+
+
+def make_info_hash(raw: object) -> InfoHash:
+    """Validate ``raw`` as an infohash; raises :class:`InvalidInput` otherwise."""
+    return InfoHash(_fixed_bytes("info_hash", raw, INFO_HASH_LEN))
+
+
+def make_peer_id(raw: object) -> PeerId:
+    """Validate ``raw`` as a peer id; raises :class:`InvalidInput` otherwise."""
+    return PeerId(_fixed_bytes("peer_id", raw, PEER_ID_LEN))
+
+
+def check_counter(field: str, value: object) -> int:
+    """Return ``value`` if it is an int in ``0 .. 2**64-1``; else raise.
+
+    ``bool`` is refused although it is an ``int`` subclass: ``True`` bytes is
+    always a bug in the caller.
+    """
+    if type(value) is not int:
+        raise InvalidInput(field, value, "must be an integer")
+    if value < 0:
+        raise InvalidInput(field, value, "must not be negative")
+    if value > UINT64_MAX:
+        raise InvalidInput(field, value, "must fit in an unsigned 64-bit integer")
+    return value
+
+
+class Event(enum.StrEnum):
+    """The announce ``event`` parameter; ``NONE`` is the regular announce."""
+
+    NONE = "none"
+    STARTED = "started"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+
+    @classmethod
+    def parse(cls, text: object) -> Event:
+        """Parse a wire value; ``""`` means ``NONE``. Raises :class:`InvalidInput`."""
+        if text == "":
+            return cls.NONE
+        if isinstance(text, str):
+            try:
+                return cls(text)
+            except ValueError:
+                pass
+        raise InvalidInput("event", text, "must be one of none, started, completed, stopped")
+
+
+class RecordKind(enum.StrEnum):
+    """What a :class:`DeltaRecord` reports."""
+
+    TRANSFER = "transfer"
+    """Bytes moved since the last announce (the seed's ``StatDelta``)."""
+    EVENT = "event"
+    """A zero-byte announce carrying an event (R5.2: snatches stay countable)."""
+    PURGE = "purge"
+    """A baseline was dropped as stale (R7.4): the database may close the session."""
+
+
+class Outcome(enum.StrEnum):
+    """How one announce was accounted (see SPEC.md R3-R6)."""
+
+    BASELINE = "baseline"
+    """No entry existed: the reported counters became the baseline; nothing credited."""
+    CREDITED = "credited"
+    """An entry existed: the difference was credited (possibly zero)."""
+    RESET = "reset"
+    """Counters went down or ``started`` re-announced a known entry: new baseline."""
+    STOPPED = "stopped"
+    """``stopped`` on a known entry: credited, then the entry was removed."""
+    STOPPED_UNKNOWN = "stopped_unknown"
+    """``stopped`` for an entry the tracker does not have: nothing changed."""
+    EXPIRED = "expired"
+    """The entry had outlived ``peer_lifetime``: its gap is lost, new baseline."""
+    REJECTED = "rejected"
+    """The announce was refused; nothing changed (see :class:`RejectCode`)."""
+
+
+class Cause(enum.StrEnum):
+    """Named reasons a reported byte is not credited (the accounting ledger)."""
+
+    BASELINE = "baseline"
+    RESET = "reset"
+    PURGE_GAP = "purge_gap"
+    REJECTED = "rejected"
+    DROPPED = "dropped"
+
+
+class RejectCode(enum.StrEnum):
+    """Stable codes for refused announces; conformance vectors compare these."""
+
+    CLOSING = "closing"
+    BAD_CREDENTIAL = "bad_credential"
+    UNKNOWN_USER = "unknown_user"
+    COUNTER_OUT_OF_RANGE = "counter_out_of_range"
+    PENDING_FULL = "pending_full"
+    HANDLER_FAILED = "handler_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceRequest:
+    """One announce as the accounting path sees it.
+
+    ``credential`` is the request target the identifier reads (for the
+    passkey identifier, ``/<passkey>/announce`` or ``...?passkey=<passkey>``).
+    Counters are the absolute totals the client reports. Construction
+    validates every field and raises :class:`InvalidInput` naming the first
+    bad one.
+    """
+
+    credential: str
+    info_hash: InfoHash
+    peer_id: PeerId
+    uploaded: int
+    downloaded: int
+    left: int
+    event: Event = Event.NONE
+    ip: str = ""
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.credential, str):
+            raise InvalidInput("credential", self.credential, "must be a string")
+        make_info_hash(self.info_hash)
+        make_peer_id(self.peer_id)
+        check_counter("uploaded", self.uploaded)
+        check_counter("downloaded", self.downloaded)
+        check_counter("left", self.left)
+        if not isinstance(self.event, Event):
+            raise InvalidInput("event", self.event, "must be an Event")
+        if not isinstance(self.ip, str):
+            raise InvalidInput("ip", self.ip, "must be a string")
+        if type(self.port) is not int or not 0 <= self.port <= 65535:
+            raise InvalidInput("port", self.port, "must be an integer in 0..65535")
+
+
+class DeltaRecord(NamedTuple):
+    """One record handed to the DeltaHandler inside a :class:`Batch`.
+
+    ``up``/``down`` are signed: only the seed preset ever produces a negative
+    value (R4.1). ``peer_id`` and ``left`` are ``None`` on purge records whose
+    entry did not keep them.
+    """
+
+    kind: RecordKind
+    user: UserId
+    info_hash: InfoHash
+    peer_id: PeerId | None
+    up: int
+    down: int
+    event: Event
+    left: int | None
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A sealed, numbered group of records from one shard.
+
+    ``batch_id`` increases strictly in sealing order across the whole tracker.
+    Under the recommended preset a batch is immutable for its whole life: a
+    retry offers the identical object again, so a handler can deduplicate on
+    ``batch_id``.
+    """
+
+    batch_id: int
+    shard: int
+    records: tuple[DeltaRecord, ...]
+    sealed_at: int
+
+    @property
+    def up(self) -> int:
+        """Sum of ``up`` over the records."""
+        return sum(r.up for r in self.records)
+
+    @property
+    def down(self) -> int:
+        """Sum of ``down`` over the records."""
+        return sum(r.down for r in self.records)

@@ -1,0 +1,1 @@
+"""privtrak.sim: the SimPy swarm simulator that drives the reference core."""
