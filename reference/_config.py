@@ -23,6 +23,7 @@ Rules (SPEC.md R10):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,8 @@ def parse_go_duration(key: str, text: str) -> Fraction:
     Accepts what Go's ``time.ParseDuration`` accepts (a sign, then one or more
     ``<number><unit>`` parts, or a bare ``0``). Raises :class:`ConfigError`.
     """
+    if not isinstance(text, str):
+        raise ConfigError(key, text, "must be a duration string such as 30m or 500ms")
     src = text.strip()
     sign = 1
     if src[:1] in "+-" and src:
@@ -131,7 +134,7 @@ def parse_config(raw: Mapping[str, Any]) -> Config:
         if key not in KNOWN_KEYS:
             raise ConfigError(str(key), raw[key], f"unknown key; known keys: {sorted(KNOWN_KEYS)}")
     preset = raw.get("preset", "recommended")
-    if preset not in PRESETS:
+    if not isinstance(preset, str) or preset not in PRESETS:
         raise ConfigError("preset", preset, f"must be one of {sorted(PRESETS)}")
     base = Config(preset=preset, policy=PRESETS[preset])
     base = replace(base, **_PRESET_DEFAULTS[preset])
@@ -177,6 +180,8 @@ def _parse_number_key(key: str, value: object) -> int | float | None:
         if value < 0:
             raise ConfigError(key, value, "must not be negative")
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(key, value, "must be a finite number")
     if isinstance(value, int | float):
         seconds = Fraction(value)
     elif isinstance(value, str):

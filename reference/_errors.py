@@ -6,8 +6,9 @@ Two families, kept apart as h11 keeps protocol errors apart from local misuse:
   outside (a request field, a config key, a snapshot) is wrong. The message
   names the field or key and the offending value. Nothing was changed.
 * :class:`UsageError`: the driver called the core out of order (an outcome
-  for a batch that is not in flight, time going backwards, an announce after
-  close). Nothing was changed; the call can be corrected and repeated.
+  for a batch that is not in flight, time going backwards, ``next_batch``
+  or ``collect_garbage`` after close). Nothing was changed; the call can be
+  corrected and repeated.
 
 Announces that the tracker refuses (unknown passkey, back-pressure, closing)
 are *not* exceptions: they are ordinary results with a

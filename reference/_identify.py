@@ -7,6 +7,7 @@ error into a rejected announce with the error's code; it changes nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -15,6 +16,8 @@ from ._errors import PrivtrakError
 from ._types import AnnounceRequest, RejectCode, UserId
 
 PASSKEY_HEX_LEN = 32
+# Strict: bytes.fromhex alone would skip embedded whitespace and decode fewer bytes.
+_PASSKEY_RE = re.compile(r"[0-9A-Fa-f]{32}")
 
 
 class IdentificationError(PrivtrakError):
@@ -60,19 +63,19 @@ def parse_passkey(credential: str) -> UserId:
             RejectCode.BAD_CREDENTIAL,
             f"passkey {passkey!r} must be {PASSKEY_HEX_LEN} hex characters, not {len(passkey)}",
         )
-    try:
-        return UserId(bytes.fromhex(passkey))
-    except ValueError:
+    if _PASSKEY_RE.fullmatch(passkey) is None:
         raise IdentificationError(RejectCode.BAD_CREDENTIAL,
-                                  f"passkey {passkey!r} is not hexadecimal") from None
+                                  f"passkey {passkey!r} is not hexadecimal")
+    return UserId(bytes.fromhex(passkey))
 
 
 class PasskeyIdentifier:
     """The identifier trackers use: a 32-hex passkey decoded to the user id.
 
     With ``allowed``, a well-formed passkey outside it is refused with
-    ``UNKNOWN_USER``. Decoded ids are cached per credential string (bounded
-    by ``cache_limit``), so the hot path is one dictionary lookup.
+    ``UNKNOWN_USER``; membership is checked on every announce, so a user
+    removed from a mutable ``allowed`` is refused from then on. Decoded ids
+    are cached per credential string (bounded by ``cache_limit``).
     """
 
     def __init__(self, allowed: Container[UserId] | None = None,
@@ -85,15 +88,14 @@ class PasskeyIdentifier:
         """See :class:`UserIdentifier`."""
         credential = request.credential
         user = self._cache.get(credential)
-        if user is not None:
-            return user
-        user = parse_passkey(credential)
+        if user is None:
+            user = parse_passkey(credential)
+            if len(self._cache) >= self._cache_limit:
+                self._cache.clear()
+            self._cache[credential] = user
         if self._allowed is not None and user not in self._allowed:
             raise IdentificationError(RejectCode.UNKNOWN_USER,
                                       f"passkey {user.hex()} is not registered")
-        if len(self._cache) >= self._cache_limit:
-            self._cache.clear()
-        self._cache[credential] = user
         return user
 
 

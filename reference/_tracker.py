@@ -296,7 +296,7 @@ class Tracker:
         Raises :class:`UsageError` only for a decreasing ``now``; every
         refusal is a result with ``outcome == REJECTED``.
         """
-        if now != self._now:
+        if now != self._now or type(now) is not int:
             self._now = _check_time(now, self._now)
         if self._state is not TrackerState.OPEN:
             return self._reject(RejectCode.CLOSING, "the tracker is stopping")
@@ -449,8 +449,13 @@ class Tracker:
         if self._purge_records:
             info_hash, peer = _split_key(key)
             self._record_counts[_I_PURGE] += 1
-            self._batcher.append(ustate.shard, DeltaRecord(
+            buffered = self._batcher.append(ustate.shard, DeltaRecord(
                 _PURGE, user, info_hash, peer, 0, 0, _NONE, None, now), now)
+            # R6.1: purges can add many records at once (a GC pass); off the
+            # announce path a full buffer is sealed at once so no batch ever
+            # exceeds batch_size. On the seed's path the announce seals it.
+            if buffered >= self._batch_size and not self._on_path:
+                self._batcher.seal(ustate.shard, now)
 
     def _purge_user(self, user: UserId, ustate: _User, cutoff: int, now: int) -> bool:
         """Drop ``user``'s entries last seen before ``cutoff`` (R7.1).
@@ -558,7 +563,11 @@ class Tracker:
             self._batcher.merge_back(pending)
         else:
             self._batcher.retain(pending, now + self._backoff(pending.attempts))
-        return on_path and self._config.policy.handler_failure is HandlerFailure.FAIL_ANNOUNCE
+        fail = on_path and self._config.policy.handler_failure is HandlerFailure.FAIL_ANNOUNCE
+        if fail:
+            # The client sees a refused announce: count it with the core's refusals (R12).
+            self._counts["reject." + RejectCode.HANDLER_FAILED] += 1
+        return fail
 
     def _backoff(self, attempts: int) -> int:
         cfg = self._config

@@ -9,7 +9,8 @@ subtypes (``NewType``) so mypy keeps a user id apart from an infohash; the
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import NamedTuple, NewType
 
 from ._errors import InvalidInput
@@ -182,6 +183,39 @@ class AnnounceRequest:
             raise InvalidInput("ip", self.ip, "must be a string")
         if type(self.port) is not int or not 0 <= self.port <= 65535:
             raise InvalidInput("port", self.port, "must be an integer in 0..65535")
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, object]) -> AnnounceRequest:
+        """Build a request from a mapping of field names to values.
+
+        For decoded input (a query string, a JSON object): a missing required
+        field or an unknown key raises :class:`InvalidInput` naming it, and
+        ``event`` may be given as its wire text (``""`` means ``none``). The
+        values are validated exactly as by the constructor.
+        """
+        if not isinstance(raw, Mapping):
+            raise InvalidInput("request", raw, "must be a mapping of field names to values")
+        for name in raw:
+            if name not in _REQUEST_FIELDS:
+                raise InvalidInput(str(name), raw[name],
+                                   f"unknown field; known fields: {list(_REQUEST_FIELDS)}")
+        for name in _REQUIRED_FIELDS:
+            if name not in raw:
+                raise InvalidInput(name, _MISSING, "required field is missing")
+        values = dict(raw)
+        if "event" in values and not isinstance(values["event"], Event):
+            values["event"] = Event.parse(values["event"])
+        return cls(**values)  # type: ignore[arg-type]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING = _Missing()
+_REQUEST_FIELDS = tuple(f.name for f in fields(AnnounceRequest))
+_REQUIRED_FIELDS = ("credential", "info_hash", "peer_id", "uploaded", "downloaded", "left")
 
 
 class DeltaRecord(NamedTuple):
