@@ -1,0 +1,210 @@
+"""The executor: runs conformance steps against the reference and observes them.
+
+This is the single source of truth for what a step means. The vector
+generator records its observations as expectations, the reference adapter
+answers the runner with them, and the differential fuzzer runs it in
+lock-step with the implementation under test.
+
+Semantics of each step (the vector format document has the wire form):
+
+* ``handler``: append outcomes to the scripted handler queue. Each delivery
+  consumes one; an empty queue means ``ok``. ``ok`` reports success to the
+  tracker; ``fail`` and ``fail_after_commit`` report failure (the latter is a
+  handler that stored the batch and lost the acknowledgement: to the tracker
+  it is an ordinary failure).
+* ``announce``: :meth:`Tracker.announce`; a batch flushed on the announce path
+  is delivered within the step. If that delivery fails and the policy fails
+  the announce, the answer is ``rejected`` / ``handler_failed`` while the
+  outcome and record keep the accounting (the seed accounts first).
+* ``deliver``: take every due batch (:meth:`Tracker.next_batch`) and deliver
+  it, until none is due.
+* ``gc``: :meth:`Tracker.collect_garbage`; it seals but never delivers.
+* ``stop``: :meth:`Tracker.stop`, deliver every batch it hands out, then
+  :meth:`Tracker.close`.
+* ``snapshot_restore``: snapshot, round-trip through JSON text, restore.
+* ``state``: users, baselines, pending records and the ledger.
+
+Steps must not go back in time; after ``stop`` only ``announce`` (answered
+``closing``), ``state``, ``handler`` and ``snapshot_restore`` are allowed.
+A step that breaks these rules raises :class:`ExecutionError` and changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from typing import Any
+
+from privtrak.reference import (
+    Batch,
+    Config,
+    Outcome,
+    PasskeyIdentifier,
+    RejectCode,
+    Tracker,
+    TrackerState,
+    restore,
+    snapshot,
+)
+
+from ._steps import (
+    AnnounceObservation,
+    AnnounceStep,
+    DeliverObservation,
+    DeliverStep,
+    Delivery,
+    EmptyObservation,
+    GcObservation,
+    GcStep,
+    HandlerOutcome,
+    HandlerStep,
+    LedgerSummary,
+    Observation,
+    SnapshotRestoreStep,
+    StateEntry,
+    StateObservation,
+    StateStep,
+    Status,
+    Step,
+    StopObservation,
+    StopStep,
+)
+from ._vectors import Case
+
+
+class ExecutionError(ValueError):
+    """A step cannot be executed (time went backwards, an op after stop).
+
+    Nothing was changed; the step is invalid, not the implementation.
+    """
+
+
+class Execution:
+    """One fresh reference tracker driven step by step.
+
+    ``Execution(config, start)`` creates the tracker with a
+    :class:`PasskeyIdentifier` at time ``start``; :meth:`apply` runs one step
+    and returns its observation. Subclasses may override :meth:`make_tracker`
+    and :meth:`restore_tracker` (e.g. to build deliberately broken variants).
+    """
+
+    def __init__(self, config: Config, start: int = 0) -> None:
+        if type(start) is not int or start < 0:
+            raise ExecutionError(f"start must be a non-negative integer, got {start!r}")
+        self.config = config
+        self.now = start
+        self.queue: deque[HandlerOutcome] = deque()
+        self.tracker = self.make_tracker(config, start)
+
+    def make_tracker(self, config: Config, start: int) -> Tracker:
+        """The tracker a case starts with."""
+        return Tracker(config, PasskeyIdentifier(), now=start)
+
+    def restore_tracker(self, doc: dict[str, Any]) -> Tracker:
+        """The tracker rebuilt from a snapshot document (already JSON round-tripped)."""
+        return restore(doc, PasskeyIdentifier())
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a ``stop`` step has run."""
+        return self.tracker.state is not TrackerState.OPEN
+
+    def apply(self, step: Step) -> Observation:
+        """Run one step; raises :class:`ExecutionError` for an invalid step."""
+        if isinstance(step, HandlerStep):
+            self.queue.extend(step.outcomes)
+            return EmptyObservation()
+        if step.now < self.now:
+            raise ExecutionError(f"now went backwards: {step.now} < {self.now}")
+        if self.stopped and isinstance(step, DeliverStep | GcStep | StopStep):
+            raise ExecutionError(f"{step.op} after stop: only announce, state, handler and "
+                                 "snapshot_restore may follow a stop")
+        self.now = step.now
+        if isinstance(step, AnnounceStep):
+            return self._announce(step)
+        if isinstance(step, DeliverStep):
+            return DeliverObservation(self._deliver_due(step.now))
+        if isinstance(step, GcStep):
+            gc = self.tracker.collect_garbage(step.now)
+            return GcObservation(gc.removed_entries, gc.removed_users, gc.seed_would_panic)
+        if isinstance(step, StopStep):
+            return self._stop(step.now)
+        if isinstance(step, SnapshotRestoreStep):
+            text = json.dumps(snapshot(self.tracker), sort_keys=True)
+            self.tracker = self.restore_tracker(json.loads(text))
+            return EmptyObservation()
+        assert isinstance(step, StateStep)
+        return self._state()
+
+    def _deliver(self, batch: Batch, now: int) -> tuple[Delivery, bool]:
+        """Hand ``batch`` to the scripted handler; returns the delivery and
+        whether the announce that flushed it must fail."""
+        outcome = self.queue.popleft() if self.queue else HandlerOutcome.OK
+        if outcome is HandlerOutcome.OK:
+            self.tracker.batch_succeeded(batch.batch_id, now)
+            return Delivery(batch, outcome), False
+        return Delivery(batch, outcome), self.tracker.batch_failed(batch.batch_id, now)
+
+    def _announce(self, step: AnnounceStep) -> AnnounceObservation:
+        result = self.tracker.announce(step.request, step.now)
+        if result.outcome is Outcome.REJECTED:
+            return AnnounceObservation(Status.REJECTED, result.reject, result.outcome, None, ())
+        deliveries: tuple[Delivery, ...] = ()
+        failed = False
+        if result.flush is not None:
+            delivery, failed = self._deliver(result.flush, step.now)
+            deliveries = (delivery,)
+        return AnnounceObservation(
+            Status.REJECTED if failed else Status.OK,
+            RejectCode.HANDLER_FAILED if failed else None,
+            result.outcome, result.record, deliveries)
+
+    def _deliver_due(self, now: int) -> tuple[Delivery, ...]:
+        # Terminates: every pass either removes a batch for good or consumes
+        # one scripted failure, and the script is finite.
+        out = []
+        while (batch := self.tracker.next_batch(now)) is not None:
+            out.append(self._deliver(batch, now)[0])
+        return tuple(out)
+
+    def _stop(self, now: int) -> StopObservation:
+        handed_out = self.tracker.stop(now)
+        deliveries = tuple(self._deliver(b, now)[0] for b in handed_out)
+        report = self.tracker.close(now)
+        return StopObservation(deliveries, report.returned, report.dropped_records)
+
+    def _state(self) -> StateObservation:
+        t = self.tracker
+        metrics = t.metrics()
+        lg = t.ledger()
+        entries = tuple(StateEntry(e.user, e.info_hash, e.peer_id, e.uploaded, e.downloaded,
+                                   e.last_seen) for e in t.entries())
+        ledger = LedgerSummary(lg.credited_up, lg.credited_down, lg.delivered_up,
+                               lg.delivered_down, lg.dropped_up, lg.dropped_down,
+                               lg.returned_up, lg.returned_down, lg.pending_up, lg.pending_down)
+        return StateObservation(metrics.users, entries, metrics.pending_records, ledger)
+
+
+def run_steps(config: Config, start: int, steps: list[Step] | tuple[Step, ...]
+              ) -> list[Observation]:
+    """Run ``steps`` on a fresh reference; one observation per step.
+
+    Raises :class:`ExecutionError` naming the step index of an invalid step.
+    """
+    execution = Execution(config, start)
+    out = []
+    for index, step in enumerate(steps):
+        try:
+            out.append(execution.apply(step))
+        except ExecutionError as exc:
+            raise ExecutionError(f"step {index} ({step.op}): {exc}") from None
+    return out
+
+
+def run_case(case: Case) -> list[Observation]:
+    """The reference's observations for every step of ``case``."""
+    try:
+        return run_steps(case.config, case.start, [s.step for s in case.steps])
+    except ExecutionError as exc:
+        raise ExecutionError(f"case {case.id!r}: {exc}") from None

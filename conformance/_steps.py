@@ -1,0 +1,566 @@
+"""Steps and observations of a conformance case, as typed values with JSON codecs.
+
+A case is a list of steps; running a step against an implementation yields
+one observation. The wire form of both is fixed by the vector format and the
+adapter protocol (version 1), and follows the reference's value encodings:
+byte strings are lowercase hex, counters and byte deltas decimal strings (so
+no JSON parser rounds them), times and small counts JSON integers, records
+and batches exactly :func:`privtrak.reference.encode_record` /
+:func:`~privtrak.reference.encode_batch`.
+
+Decoding is strict: a missing or unknown key, a wrong type or an out-of-range
+value raises :class:`VectorError` naming the file, case, step and field.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from privtrak.reference import (
+    UINT64_MAX,
+    AnnounceRequest,
+    Batch,
+    DeltaRecord,
+    Event,
+    InfoHash,
+    InvalidInput,
+    Outcome,
+    PeerId,
+    RecordKind,
+    RejectCode,
+    UserId,
+    encode_batch,
+    encode_record,
+)
+
+JsonObject = dict[str, Any]
+
+_DEC = re.compile(r"^(0|-?[1-9][0-9]*)$")
+_HEX = re.compile(r"^[0-9a-f]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a value sits: file, case id and step index (each optional)."""
+
+    file: str | None = None
+    case: str | None = None
+    step: int | None = None
+
+    def at(self, step: int | None) -> Where:
+        """The same place, at step ``step``."""
+        return Where(self.file, self.case, step)
+
+    def describe(self) -> str:
+        """``file F: case C: step N`` with the unknown parts left out."""
+        parts = []
+        if self.file is not None:
+            parts.append(f"file {self.file}")
+        if self.case is not None:
+            parts.append(f"case {self.case!r}")
+        if self.step is not None:
+            parts.append(f"step {self.step}")
+        return ": ".join(parts)
+
+
+class VectorError(ValueError):
+    """A vector, step or observation is malformed.
+
+    ``file``, ``case`` and ``step`` locate it (``None`` when unknown),
+    ``field`` is the JSON path inside the located object, ``why`` what is
+    wrong with its value.
+    """
+
+    def __init__(self, where: Where, field: str, why: str) -> None:
+        self.file = where.file
+        self.case = where.case
+        self.step = where.step
+        self.field = field
+        self.why = why
+        prefix = where.describe()
+        super().__init__(f"{prefix + ': ' if prefix else ''}{field}: {why}")
+
+
+class HandlerOutcome(enum.StrEnum):
+    """What the scripted DeltaHandler does with the next batch it receives."""
+
+    OK = "ok"
+    FAIL = "fail"
+    FAIL_AFTER_COMMIT = "fail_after_commit"
+    """It persists the batch, then reports an error (a lost acknowledgement)."""
+
+
+class Status(enum.StrEnum):
+    """Whether the announce was answered with success or an error."""
+
+    OK = "ok"
+    REJECTED = "rejected"
+
+
+# -- steps --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerStep:
+    """Queue handler outcomes, consumed one per delivery (empty queue: ``ok``)."""
+
+    outcomes: tuple[HandlerOutcome, ...]
+    op: ClassVar[str] = "handler"
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceStep:
+    """One announce at ``now``."""
+
+    now: int
+    request: AnnounceRequest
+    op: ClassVar[str] = "announce"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverStep:
+    """A background flusher pass at ``now``: deliver every due batch."""
+
+    now: int
+    op: ClassVar[str] = "deliver"
+
+
+@dataclass(frozen=True, slots=True)
+class GcStep:
+    """A garbage collection at ``now``."""
+
+    now: int
+    op: ClassVar[str] = "gc"
+
+
+@dataclass(frozen=True, slots=True)
+class StopStep:
+    """Stop at ``now``: deliver what stop hands out, then close."""
+
+    now: int
+    op: ClassVar[str] = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRestoreStep:
+    """Snapshot the whole state, discard the tracker, restore it."""
+
+    now: int
+    op: ClassVar[str] = "snapshot_restore"
+
+
+@dataclass(frozen=True, slots=True)
+class StateStep:
+    """Observe the state summary at ``now``."""
+
+    now: int
+    op: ClassVar[str] = "state"
+
+
+Step = (HandlerStep | AnnounceStep | DeliverStep | GcStep | StopStep | SnapshotRestoreStep
+        | StateStep)
+TimedStep = AnnounceStep | DeliverStep | GcStep | StopStep | SnapshotRestoreStep | StateStep
+
+_TIMED_OPS: dict[str, type[TimedStep]] = {
+    "deliver": DeliverStep,
+    "gc": GcStep,
+    "stop": StopStep,
+    "snapshot_restore": SnapshotRestoreStep,
+    "state": StateStep,
+}
+OPS: tuple[str, ...] = ("handler", "announce", *_TIMED_OPS)
+"""Every step operation, in the order the format document lists them."""
+
+
+def step_time(step: Step) -> int | None:
+    """The step's ``now``; ``None`` for a handler step, which has none."""
+    return None if isinstance(step, HandlerStep) else step.now
+
+
+# -- observations -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One batch handed to the DeltaHandler and the outcome it scripted."""
+
+    batch: Batch
+    outcome: HandlerOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyObservation:
+    """What ``handler`` and ``snapshot_restore`` steps observe: nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceObservation:
+    """An announce's answer, its accounting and the batches it delivered."""
+
+    status: Status
+    reject: RejectCode | None
+    outcome: Outcome
+    record: DeltaRecord | None
+    deliveries: tuple[Delivery, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverObservation:
+    """The batches one flusher pass delivered, in order."""
+
+    deliveries: tuple[Delivery, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GcObservation:
+    """What one garbage collection removed; GC never delivers."""
+
+    removed_entries: int
+    removed_users: int
+    seed_would_panic: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StopObservation:
+    """Stop's deliveries, then what close returned or dropped."""
+
+    deliveries: tuple[Delivery, ...]
+    returned: tuple[Batch, ...]
+    dropped_records: int
+
+
+@dataclass(frozen=True, slots=True)
+class StateEntry:
+    """One stored baseline in a state summary."""
+
+    user: UserId
+    info_hash: InfoHash
+    peer_id: PeerId | None
+    uploaded: int
+    downloaded: int
+    last_seen: int
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSummary:
+    """The tracker-wide byte ledger (R11), per direction."""
+
+    credited_up: int
+    credited_down: int
+    delivered_up: int
+    delivered_down: int
+    dropped_up: int
+    dropped_down: int
+    returned_up: int
+    returned_down: int
+    pending_up: int
+    pending_down: int
+
+
+LEDGER_KEYS: tuple[str, ...] = tuple(f.name for f in fields(LedgerSummary))
+
+
+@dataclass(frozen=True, slots=True)
+class StateObservation:
+    """The state summary: users, every baseline, pending records, ledger."""
+
+    users: int
+    entries: tuple[StateEntry, ...]
+    pending_records: int
+    ledger: LedgerSummary
+
+
+Observation = (EmptyObservation | AnnounceObservation | DeliverObservation | GcObservation
+               | StopObservation | StateObservation)
+
+
+# -- encoding -----------------------------------------------------------------
+
+
+def encode_request(request: AnnounceRequest) -> JsonObject:
+    """An announce request in wire form."""
+    return {
+        "credential": request.credential,
+        "info_hash": request.info_hash.hex(),
+        "peer_id": request.peer_id.hex(),
+        "uploaded": str(request.uploaded),
+        "downloaded": str(request.downloaded),
+        "left": str(request.left),
+        "event": request.event.value,
+        "ip": request.ip,
+        "port": request.port,
+    }
+
+
+def encode_step(step: Step) -> JsonObject:
+    """A step in wire form (``op`` first)."""
+    if isinstance(step, HandlerStep):
+        return {"op": "handler", "outcomes": [o.value for o in step.outcomes]}
+    if isinstance(step, AnnounceStep):
+        return {"op": "announce", "now": step.now, "request": encode_request(step.request)}
+    return {"op": step.op, "now": step.now}
+
+
+def _deliveries(deliveries: tuple[Delivery, ...]) -> list[JsonObject]:
+    return [{"batch": encode_batch(d.batch), "outcome": d.outcome.value} for d in deliveries]
+
+
+def _entry(e: StateEntry) -> JsonObject:
+    return {"user": e.user.hex(), "info_hash": e.info_hash.hex(),
+            "peer_id": None if e.peer_id is None else e.peer_id.hex(),
+            "uploaded": str(e.uploaded), "downloaded": str(e.downloaded),
+            "last_seen": e.last_seen}
+
+
+def encode_observation(obs: Observation) -> JsonObject:
+    """An observation in wire form; every field present, gated or not."""
+    if isinstance(obs, EmptyObservation):
+        return {}
+    if isinstance(obs, AnnounceObservation):
+        return {"status": obs.status.value,
+                "reject": None if obs.reject is None else obs.reject.value,
+                "outcome": obs.outcome.value,
+                "record": None if obs.record is None else encode_record(obs.record),
+                "deliveries": _deliveries(obs.deliveries)}
+    if isinstance(obs, DeliverObservation):
+        return {"deliveries": _deliveries(obs.deliveries)}
+    if isinstance(obs, GcObservation):
+        return {"removed_entries": obs.removed_entries, "removed_users": obs.removed_users,
+                "seed_would_panic": obs.seed_would_panic, "deliveries": []}
+    if isinstance(obs, StopObservation):
+        return {"deliveries": _deliveries(obs.deliveries),
+                "returned": [encode_batch(b) for b in obs.returned],
+                "dropped_records": obs.dropped_records}
+    return {"users": obs.users, "entries": [_entry(e) for e in obs.entries],
+            "pending_records": obs.pending_records,
+            "ledger": {k: str(getattr(obs.ledger, k)) for k in LEDGER_KEYS}}
+
+
+# -- decoding -----------------------------------------------------------------
+
+
+class _Reader:
+    """Strict typed access to decoded JSON; every error names the field path."""
+
+    def __init__(self, where: Where) -> None:
+        self.where = where
+
+    def fail(self, field: str, why: str) -> VectorError:
+        return VectorError(self.where, field, why)
+
+    def obj(self, value: object, path: str, keys: tuple[str, ...]) -> Mapping[str, Any]:
+        """An object with exactly ``keys``."""
+        if not isinstance(value, Mapping):
+            raise self.fail(path, f"must be an object, got {_show(value)}")
+        for key in keys:
+            if key not in value:
+                raise self.fail(f"{path}.{key}", "is missing")
+        extra = sorted(str(k) for k in value if k not in keys)
+        if extra:
+            raise self.fail(f"{path}.{extra[0]}", f"unknown key; expected only {list(keys)}")
+        return value
+
+    def lst(self, value: object, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(path, f"must be an array, got {_show(value)}")
+        return value
+
+    def int_(self, value: object, path: str, minimum: int = 0) -> int:
+        if type(value) is not int:
+            raise self.fail(path, f"must be an integer, got {_show(value)}")
+        if value < minimum:
+            raise self.fail(path, f"must be at least {minimum}, got {value}")
+        return value
+
+    def bool_(self, value: object, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(path, f"must be true or false, got {_show(value)}")
+        return value
+
+    def str_(self, value: object, path: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(path, f"must be a string, got {_show(value)}")
+        return value
+
+    def dec(self, value: object, path: str, unsigned: bool = False) -> int:
+        """A decimal string: no leading zeros, no plus sign; a minus unless unsigned."""
+        if not isinstance(value, str) or not _DEC.match(value):
+            raise self.fail(path, f"must be a decimal string such as \"123\", got {_show(value)}")
+        number = int(value)
+        if unsigned and not 0 <= number <= UINT64_MAX:
+            raise self.fail(path, f"must be in 0..2**64-1, got {value}")
+        return number
+
+    def hexbytes(self, value: object, path: str, length: int) -> bytes:
+        if not isinstance(value, str) or not _HEX.match(value) or len(value) != 2 * length:
+            raise self.fail(path, f"must be {2 * length} lowercase hex digits, got "
+                                  f"{_show(value)}")
+        return bytes.fromhex(value)
+
+    def enum_(self, kind: type[enum.StrEnum], value: object, path: str) -> Any:
+        try:
+            return kind(value)
+        except ValueError:
+            choices = ", ".join(m.value for m in kind)
+            raise self.fail(path, f"must be one of {choices}, got {_show(value)}") from None
+
+    def record(self, value: object, path: str) -> DeltaRecord:
+        doc = self.obj(value, path, ("kind", "user", "info_hash", "peer_id", "up", "down",
+                                     "event", "left", "time"))
+        peer, left = doc["peer_id"], doc["left"]
+        return DeltaRecord(
+            self.enum_(RecordKind, doc["kind"], f"{path}.kind"),
+            UserId(self.hexbytes(doc["user"], f"{path}.user", 16)),
+            InfoHash(self.hexbytes(doc["info_hash"], f"{path}.info_hash", 20)),
+            None if peer is None else PeerId(self.hexbytes(peer, f"{path}.peer_id", 20)),
+            self.dec(doc["up"], f"{path}.up"),
+            self.dec(doc["down"], f"{path}.down"),
+            self.enum_(Event, doc["event"], f"{path}.event"),
+            None if left is None else self.dec(left, f"{path}.left", unsigned=True),
+            self.int_(doc["time"], f"{path}.time"),
+        )
+
+    def batch(self, value: object, path: str) -> Batch:
+        doc = self.obj(value, path, ("batch_id", "shard", "sealed_at", "records"))
+        records = self.lst(doc["records"], f"{path}.records")
+        return Batch(
+            self.int_(doc["batch_id"], f"{path}.batch_id", 1),
+            self.int_(doc["shard"], f"{path}.shard"),
+            tuple(self.record(r, f"{path}.records[{i}]") for i, r in enumerate(records)),
+            self.int_(doc["sealed_at"], f"{path}.sealed_at"),
+        )
+
+    def deliveries(self, value: object, path: str) -> tuple[Delivery, ...]:
+        out = []
+        for i, raw in enumerate(self.lst(value, path)):
+            p = f"{path}[{i}]"
+            doc = self.obj(raw, p, ("batch", "outcome"))
+            out.append(Delivery(self.batch(doc["batch"], f"{p}.batch"),
+                                self.enum_(HandlerOutcome, doc["outcome"], f"{p}.outcome")))
+        return tuple(out)
+
+    def request(self, value: object, path: str) -> AnnounceRequest:
+        doc = self.obj(value, path, ("credential", "info_hash", "peer_id", "uploaded",
+                                     "downloaded", "left", "event", "ip", "port"))
+        port = self.int_(doc["port"], f"{path}.port")
+        if port > 65535:
+            raise self.fail(f"{path}.port", f"must be in 0..65535, got {port}")
+        try:
+            return AnnounceRequest(
+                self.str_(doc["credential"], f"{path}.credential"),
+                InfoHash(self.hexbytes(doc["info_hash"], f"{path}.info_hash", 20)),
+                PeerId(self.hexbytes(doc["peer_id"], f"{path}.peer_id", 20)),
+                self.dec(doc["uploaded"], f"{path}.uploaded", unsigned=True),
+                self.dec(doc["downloaded"], f"{path}.downloaded", unsigned=True),
+                self.dec(doc["left"], f"{path}.left", unsigned=True),
+                self.enum_(Event, doc["event"], f"{path}.event"),
+                self.str_(doc["ip"], f"{path}.ip"),
+                port,
+            )
+        except InvalidInput as exc:
+            raise self.fail(f"{path}.{exc.field}", exc.why) from None
+
+
+def decode_step(doc: object, where: Where, path: str = "step") -> Step:
+    """A step from its wire form; raises :class:`VectorError`."""
+    rd = _Reader(where)
+    if not isinstance(doc, Mapping):
+        raise rd.fail(path, f"must be an object, got {_show(doc)}")
+    op = doc.get("op")
+    if op == "handler":
+        d = rd.obj(doc, path, ("op", "outcomes"))
+        outcomes = rd.lst(d["outcomes"], f"{path}.outcomes")
+        return HandlerStep(tuple(rd.enum_(HandlerOutcome, o, f"{path}.outcomes[{i}]")
+                                 for i, o in enumerate(outcomes)))
+    if op == "announce":
+        d = rd.obj(doc, path, ("op", "now", "request"))
+        return AnnounceStep(rd.int_(d["now"], f"{path}.now"),
+                            rd.request(d["request"], f"{path}.request"))
+    if isinstance(op, str) and op in _TIMED_OPS:
+        d = rd.obj(doc, path, ("op", "now"))
+        return _TIMED_OPS[op](rd.int_(d["now"], f"{path}.now"))
+    raise rd.fail(f"{path}.op", f"must be one of {', '.join(OPS)}, got {_show(op)}")
+
+
+_OBS_KEYS: dict[str, tuple[str, ...]] = {
+    "handler": (),
+    "snapshot_restore": (),
+    "announce": ("status", "reject", "outcome", "record", "deliveries"),
+    "deliver": ("deliveries",),
+    "gc": ("removed_entries", "removed_users", "seed_would_panic", "deliveries"),
+    "stop": ("deliveries", "returned", "dropped_records"),
+    "state": ("users", "entries", "pending_records", "ledger"),
+}
+
+
+def observation_keys(op: str) -> tuple[str, ...]:
+    """The keys of the observation a step ``op`` produces."""
+    return _OBS_KEYS[op]
+
+
+def decode_observation(op: str, doc: object, where: Where,
+                       path: str = "expect") -> Observation:
+    """The observation of a step ``op`` from its wire form; raises :class:`VectorError`.
+
+    Every key is required: a vector states complete expectations (an adapter
+    lacking a feature is compared on the ungated fields only, by the runner).
+    """
+    rd = _Reader(where)
+    if op not in _OBS_KEYS:
+        raise rd.fail(path, f"no observation is defined for op {op!r}")
+    d = rd.obj(doc, path, _OBS_KEYS[op])
+    if op in ("handler", "snapshot_restore"):
+        return EmptyObservation()
+    if op == "announce":
+        reject = d["reject"]
+        record = d["record"]
+        return AnnounceObservation(
+            rd.enum_(Status, d["status"], f"{path}.status"),
+            None if reject is None else rd.enum_(RejectCode, reject, f"{path}.reject"),
+            rd.enum_(Outcome, d["outcome"], f"{path}.outcome"),
+            None if record is None else rd.record(record, f"{path}.record"),
+            rd.deliveries(d["deliveries"], f"{path}.deliveries"),
+        )
+    if op == "deliver":
+        return DeliverObservation(rd.deliveries(d["deliveries"], f"{path}.deliveries"))
+    if op == "gc":
+        if rd.lst(d["deliveries"], f"{path}.deliveries"):
+            raise rd.fail(f"{path}.deliveries", "must be empty: GC never delivers")
+        return GcObservation(rd.int_(d["removed_entries"], f"{path}.removed_entries"),
+                             rd.int_(d["removed_users"], f"{path}.removed_users"),
+                             rd.bool_(d["seed_would_panic"], f"{path}.seed_would_panic"))
+    if op == "stop":
+        returned = rd.lst(d["returned"], f"{path}.returned")
+        return StopObservation(
+            rd.deliveries(d["deliveries"], f"{path}.deliveries"),
+            tuple(rd.batch(b, f"{path}.returned[{i}]") for i, b in enumerate(returned)),
+            rd.int_(d["dropped_records"], f"{path}.dropped_records"))
+    entries = []
+    for i, raw in enumerate(rd.lst(d["entries"], f"{path}.entries")):
+        p = f"{path}.entries[{i}]"
+        e = rd.obj(raw, p, ("user", "info_hash", "peer_id", "uploaded", "downloaded",
+                            "last_seen"))
+        peer = e["peer_id"]
+        entries.append(StateEntry(
+            UserId(rd.hexbytes(e["user"], f"{p}.user", 16)),
+            InfoHash(rd.hexbytes(e["info_hash"], f"{p}.info_hash", 20)),
+            None if peer is None else PeerId(rd.hexbytes(peer, f"{p}.peer_id", 20)),
+            rd.dec(e["uploaded"], f"{p}.uploaded", unsigned=True),
+            rd.dec(e["downloaded"], f"{p}.downloaded", unsigned=True),
+            rd.int_(e["last_seen"], f"{p}.last_seen")))
+    ledger = rd.obj(d["ledger"], f"{path}.ledger", LEDGER_KEYS)
+    return StateObservation(
+        rd.int_(d["users"], f"{path}.users"),
+        tuple(entries),
+        rd.int_(d["pending_records"], f"{path}.pending_records"),
+        LedgerSummary(*(rd.dec(ledger[k], f"{path}.ledger.{k}") for k in LEDGER_KEYS)),
+    )
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
