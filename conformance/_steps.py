@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -165,7 +165,7 @@ Step = (HandlerStep | AnnounceStep | DeliverStep | GcStep | StopStep | SnapshotR
         | StateStep)
 TimedStep = AnnounceStep | DeliverStep | GcStep | StopStep | SnapshotRestoreStep | StateStep
 
-_TIMED_OPS: dict[str, type[TimedStep]] = {
+_TIMED_OPS: dict[str, Callable[[int], Step]] = {
     "deliver": DeliverStep,
     "gc": GcStep,
     "stop": StopStep,
@@ -403,6 +403,8 @@ class _Reader:
 
     def enum_(self, kind: type[enum.StrEnum], value: object, path: str) -> Any:
         try:
+            if not isinstance(value, str):
+                raise ValueError(value)
             return kind(value)
         except ValueError:
             choices = ", ".join(m.value for m in kind)

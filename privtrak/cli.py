@@ -17,6 +17,15 @@ from privtrak import __version__
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module that defines add_arguments(parser) and run(args) -> int, help)
+    "conform": ("privtrak.conformance._runner",
+                "run the conformance vectors against an implementation's adapter "
+                "(and 'conform fuzz': differential fuzzing)"),
+    "vectors": ("privtrak.conformance._generate",
+                "regenerate the conformance vector files from the reference (--check: "
+                "verify the committed ones)"),
+    "adapter": ("privtrak.conformance._adapter",
+                "serve the reference (or --mutant NAME) over the JSON-lines adapter "
+                "protocol on stdin/stdout"),
 }
 
 

@@ -1,0 +1,158 @@
+"""Seeded random traces for breadth: few users and torrents, boundary times,
+handler failures, resets, huge counters, snapshots and stops.
+
+Each trace comes from ``random.Random("privtrak-random/<preset>/<index>")``,
+so the same index always gives the same case. The ``rules`` of a trace are
+derived from what it exercised (an outcome, a reject code, a step kind).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from privtrak.reference import INT64_MAX, UINT64_MAX
+
+from ._cases import CaseBuilder
+from ._steps import AnnounceObservation, GcObservation, HandlerOutcome, StopObservation
+from ._vectors import Case
+
+TRACES_PER_PRESET = 64
+
+_EVENTS = ("none",) * 12 + ("started", "started", "completed", "stopped", "stopped")
+_RULE_ORDER = ("R0", "R1", "R2", "R2.3", "R3", "R3.2", "R4.1", "R4.2", "R5.1", "R5.2", "R5.3",
+               "R6.1", "R6.3", "R6.5", "R6.6", "R6.7", "R7", "R7.2", "R7.3", "R8", "R8.1",
+               "R8.3", "R9.1", "R9.2", "R11")
+
+
+def random_cases(preset: str, count: int = TRACES_PER_PRESET) -> list[Case]:
+    """``count`` random traces for ``preset``, index 0 first."""
+    return [random_case(preset, i) for i in range(count)]
+
+
+def _config(rng: random.Random, preset: str) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "peer_lifetime": rng.choice((30, 60, 120)),
+        "gc_interval": rng.choice((10, 30, 60)),
+        "batch_size": rng.choice((1, 2, 3, 5)),
+        "shard_count": rng.choice((1, 1, 2, 3)),
+    }
+    if preset == "recommended":
+        config["max_batch_age"] = rng.choice((5, 10, "off"))
+        config["max_pending"] = rng.choice(("off", "off", 4, 8))
+        config["retry_backoff_initial"] = rng.choice((1, 2))
+        config["retry_backoff_max"] = rng.choice((4, 8))
+    return config
+
+
+def _next_counter(rng: random.Random, value: int) -> int:
+    roll = rng.random()
+    if value > INT64_MAX and roll < 0.5:
+        return 0  # a client that reported nonsense is usually restarted
+    if roll < 0.06:
+        return 0  # the client restarted
+    if roll < 0.10:
+        return max(0, value - rng.randint(1, 1000))
+    if roll < 0.13:
+        return rng.choice((INT64_MAX, INT64_MAX + 1, UINT64_MAX, 2**53 + 1))
+    if roll < 0.35:
+        return value
+    return min(UINT64_MAX, value + rng.choice((1, 16_384, 1_048_576, rng.randint(1, 10**9))))
+
+
+def random_case(preset: str, index: int) -> Case:
+    """The random trace number ``index`` for ``preset``."""
+    rng = random.Random(f"privtrak-random/{preset}/{index}")
+    config = _config(rng, preset)
+    users, torrents, peers = rng.randint(1, 3), rng.randint(1, 2), rng.randint(1, 2)
+    start = rng.choice((0, 0, 1000, 1_700_000_000))
+    n_steps = rng.randint(6, 28)
+    lifetime, gc_interval = config["peer_lifetime"], config["gc_interval"]
+    c = CaseBuilder(
+        f"random/{preset}/{index:03d}", preset=preset, rules=(),
+        description=(f"Seeded random trace {index}: {n_steps} steps, {users} user(s), "
+                     f"{torrents} torrent(s), {peers} peer(s) each, peer_lifetime "
+                     f"{lifetime} s, batch_size {config['batch_size']}."),
+        config=config, start=start)
+    now = start
+    counters: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+    stopped = False
+    rules: set[str] = {"R0"}
+    steps_after_stop = 0
+    for position in range(n_steps):
+        if stopped:
+            steps_after_stop += 1
+            if steps_after_stop > 3:
+                break
+        now += rng.choices((0, 1, 2, 3, 5, 10, gc_interval, lifetime - 1, lifetime,
+                            lifetime + 1), weights=(4, 4, 3, 2, 3, 3, 2, 1, 1, 1))[0]
+        roll = rng.random()
+        if roll >= 0.97 and position < n_steps * 3 // 4:
+            roll = rng.random() * 0.97  # stop only near the end
+        if roll < 0.08:
+            c.handler(*rng.choices(("ok", "fail", "fail", "fail_after_commit"),
+                                   k=rng.randint(1, 3)))
+        elif roll < 0.62 or stopped:
+            if stopped and roll >= 0.62 and rng.random() < 0.5:
+                c.state(now)
+                continue
+            key = (rng.randint(1, users), rng.randint(1, torrents), rng.randint(1, peers))
+            up, down, left = counters.get(key, (0, 0, rng.choice((0, 1000, 2**40))))
+            up, down = _next_counter(rng, up), _next_counter(rng, down)
+            event = rng.choice(_EVENTS)
+            if event == "completed" or rng.random() < 0.1:
+                left = 0
+            counters[key] = (up, down, left)
+            credential = "/not-a-passkey/announce" if rng.random() < 0.03 else None
+            obs = c.announce(now, u=key[0], t=key[1], p=key[2], up=up, down=down, left=left,
+                             event=event, credential=credential)
+            _note_announce(obs, rules)
+        elif roll < 0.74:
+            if any(d.outcome is not HandlerOutcome.OK for d in c.deliver(now).deliveries):
+                rules.add("R6.5")
+        elif roll < 0.84:
+            _note_gc(c.gc(now), rules)
+        elif roll < 0.92:
+            c.state(now)
+            rules.add("R11")
+        elif roll < 0.97:
+            c.snapshot_restore(now)
+            rules.add("R8.3")
+        else:
+            _note_stop(c.stop(now), rules)
+            stopped = True
+    c.state(now)
+    if not stopped and rng.random() < 0.3:
+        _note_stop(c.stop(now + 1), rules)
+        c.state(now + 1)
+    c.rules = tuple(r for r in _RULE_ORDER if r in rules)
+    return c.build()
+
+
+def _note_announce(obs: AnnounceObservation, rules: set[str]) -> None:
+    by_outcome = {"baseline": "R3", "credited": "R3.2", "reset": "R4.1", "stopped": "R5.1",
+                  "stopped_unknown": "R5.3", "expired": "R7.2"}
+    by_reject = {"bad_credential": "R1", "counter_out_of_range": "R9.2",
+                 "pending_full": "R6.7", "closing": "R8.1", "handler_failed": "R6.6"}
+    if obs.outcome.value in by_outcome:
+        rules.add(by_outcome[obs.outcome.value])
+    if obs.reject is not None:
+        rules.add(by_reject[obs.reject.value])
+    if obs.deliveries:
+        rules.update(("R6.1", "R6.3"))
+    rec = obs.record
+    if rec is not None and (rec.up < 0 or rec.down < 0):
+        rules.add("R4.1")
+    if rec is not None and rec.kind.value == "event":
+        rules.add("R5.2")
+
+
+def _note_gc(obs: GcObservation, rules: set[str]) -> None:
+    if obs.removed_entries:
+        rules.add("R7")
+    if obs.seed_would_panic:
+        rules.add("R7.3")
+
+
+def _note_stop(obs: StopObservation, rules: set[str]) -> None:
+    rules.add("R8")
