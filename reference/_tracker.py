@@ -408,6 +408,10 @@ class Tracker:
             else:
                 self._record_counts[_I_EVENT] += 1
             buffered = batcher.append(shard, record, now)
+            if buffered >= self._batch_size and not self._on_path:
+                # R6.1: seal before any R7.1 purge record joins the full buffer.
+                batcher.seal(shard, now)
+                buffered = 0
         else:
             buffered = len(batcher.buffers[shard])
         panic = False
@@ -485,9 +489,10 @@ class Tracker:
         canonical. Under ``flush_on_gc`` every non-empty buffer is then sealed,
         in shard order (R6.2). The next GC is due ``gc_interval`` later.
         """
-        self._now = _check_time(now, self._now)
+        _check_time(now, self._now)
         if self._state is TrackerState.CLOSED:
             raise UsageError("collect_garbage() after close()")
+        self._now = now
         cutoff = now - self._lifetime
         scanned = self._entry_count
         before_entries, before_users = self._entry_count, len(self._users)
@@ -522,9 +527,10 @@ class Tracker:
         with the smallest id whose backoff has passed goes in flight; report
         its outcome once. Raises :class:`UsageError` after :meth:`close`.
         """
-        self._now = _check_time(now, self._now)
+        _check_time(now, self._now)
         if self._state is TrackerState.CLOSED:
             raise UsageError("next_batch() after close()")
+        self._now = now
         max_age = self._config.max_batch_age
         if max_age is not None:
             self._batcher.seal_aged(now, max_age)
@@ -535,8 +541,9 @@ class Tracker:
 
     def batch_succeeded(self, batch_id: int, now: int) -> None:
         """The handler persisted the batch: it leaves the tracker for good (R6.4)."""
-        self._now = _check_time(now, self._now)
+        _check_time(now, self._now)
         pending = self._batcher.resolve(batch_id)
+        self._now = now
         records = pending.batch.records
         lg = self._ledger
         for r in records:
@@ -555,8 +562,9 @@ class Tracker:
         shard buffer. Returns ``True`` when the announce that delivered it on
         its path must fail with ``handler_failed``.
         """
-        self._now = _check_time(now, self._now)
+        _check_time(now, self._now)
         pending = self._batcher.resolve(batch_id)
+        self._now = now
         self._counts["batches_failed"] += 1
         on_path = pending.on_path
         if self._config.policy.failed_batch is FailedBatch.MERGE:
@@ -603,9 +611,10 @@ class Tracker:
         """Begin shutdown (R8): refuse further announces, seal every buffer and
         hand out every waiting batch, ignoring backoff. Deliver them, report
         each outcome, then call :meth:`close`."""
-        self._now = _check_time(now, self._now)
+        _check_time(now, self._now)
         if self._state is not TrackerState.OPEN:
             raise UsageError(f"stop() called in state {self._state}")
+        self._now = now
         self._state = TrackerState.STOPPING
         self._seal_all(now)
         return tuple(self._batcher.take(bid).batch for bid in list(self._batcher.waiting))
@@ -614,12 +623,13 @@ class Tracker:
         """Finish shutdown (R8.2). Every batch handed out must have its outcome
         reported first. What is still undelivered is returned (policy
         ``return``) or dropped and counted (``drop``, the seed)."""
-        self._now = _check_time(now, self._now)
+        _check_time(now, self._now)
         if self._state is not TrackerState.STOPPING:
             raise UsageError(f"close() called in state {self._state}; call stop() first")
         if self._batcher.in_flight:
             raise UsageError(f"close() with batches {sorted(self._batcher.in_flight)} in "
                              "flight; report their outcomes first")
+        self._now = now
         self._seal_all(now)
         leftovers = [p.batch for p in self._batcher.waiting.values()]
         self._batcher.waiting.clear()
