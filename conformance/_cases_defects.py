@@ -64,7 +64,7 @@ def d2_two_clients(preset: str) -> Case:
     c = new(preset, 2, "two-clients-interleave",
             "One user runs two clients on one torrent (home seedbox and laptop). Keyed "
             "without the peer id their counters interleave: the seed credits a garbage "
-            "sequence of large positive and negative deltas.", ("R2", "R4.1"),
+            "sequence of large positive and negative deltas.", ("R2.1", "R4.1"),
             config={"batch_size": 4})
     seedbox, laptop = 0, 0
     for t in range(0, 300, 60):
@@ -274,7 +274,7 @@ def d13_hybrid(preset: str) -> Case:
             "infohashes with the same counters. Accounting is keyed by infohash in both "
             "presets, so the transfer is credited twice; linking the two hashes is the "
             "tracker's torrent catalogue's job, and this case pins today's behaviour.",
-            ("R2", "R3.2"))
+            ("R2.1", "R3.2"))
     c.announce(0, t=1, up=0)
     c.announce(0, t=2, up=0)
     a = c.announce(60, t=1, up=1000)

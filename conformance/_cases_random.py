@@ -20,9 +20,9 @@ from ._vectors import Case
 TRACES_PER_PRESET = 64
 
 _EVENTS = ("none",) * 12 + ("started", "started", "completed", "stopped", "stopped")
-_RULE_ORDER = ("R0", "R1", "R2", "R2.3", "R3", "R3.2", "R4.1", "R4.2", "R5.1", "R5.2", "R5.3",
-               "R6.1", "R6.3", "R6.5", "R6.6", "R6.7", "R7", "R7.2", "R7.3", "R8", "R8.1",
-               "R8.3", "R9.1", "R9.2", "R11")
+_RULE_ORDER = ("R0", "R1", "R1.1", "R2.1", "R3", "R3.2", "R3.3", "R3.4", "R4.1", "R5.1",
+               "R5.2", "R5.3", "R6.1", "R6.3", "R6.5", "R6.6", "R6.7", "R7", "R7.2", "R7.3",
+               "R8", "R8.1", "R8.3", "R9.2", "R11", "R11.1")
 
 
 def random_cases(preset: str, count: int = TRACES_PER_PRESET) -> list[Case]:
@@ -114,7 +114,7 @@ def random_case(preset: str, index: int) -> Case:
             _note_gc(c.gc(now), rules)
         elif roll < 0.92:
             c.state(now)
-            rules.add("R11")
+            rules.update(("R11", "R11.1"))
         elif roll < 0.97:
             c.snapshot_restore(now)
             rules.add("R8.3")
@@ -132,7 +132,7 @@ def random_case(preset: str, index: int) -> Case:
 def _note_announce(obs: AnnounceObservation, rules: set[str]) -> None:
     by_outcome = {"baseline": "R3", "credited": "R3.2", "reset": "R4.1", "stopped": "R5.1",
                   "stopped_unknown": "R5.3", "expired": "R7.2"}
-    by_reject = {"bad_credential": "R1", "counter_out_of_range": "R9.2",
+    by_reject = {"bad_credential": "R1.1", "counter_out_of_range": "R9.2",
                  "pending_full": "R6.7", "closing": "R8.1", "handler_failed": "R6.6"}
     if obs.outcome.value in by_outcome:
         rules.add(by_outcome[obs.outcome.value])
@@ -141,6 +141,10 @@ def _note_announce(obs: AnnounceObservation, rules: set[str]) -> None:
     if obs.deliveries:
         rules.update(("R6.1", "R6.3"))
     rec = obs.record
+    if obs.outcome.value in ("baseline", "reset", "expired"):
+        rules.add("R3.4")
+    if rec is not None and rec.kind.value == "transfer":
+        rules.add("R3.3")
     if rec is not None and (rec.up < 0 or rec.down < 0):
         rules.add("R4.1")
     if rec is not None and rec.kind.value == "event":

@@ -70,8 +70,11 @@ def r0_same_second(preset: str) -> Case:
 def r1_bad_credential(preset: str) -> Case:
     c = new(preset, "R1", "bad-credential",
             "A credential without a 32-hex passkey is rejected with bad_credential and "
-            "changes nothing.")
+            "changes nothing.", rules=("R1.1",))
     c.want_outcome(c.announce(0, up=5, credential="/abc/announce"), "rejected",
+                   "bad_credential")
+    spaced = user(1).hex()[:30] + " 1"
+    c.want_outcome(c.announce(0, credential=f"/{spaced}/announce"), "rejected",
                    "bad_credential")
     c.want_outcome(c.announce(1, up=5, credential="/announce"), "rejected", "bad_credential")
     c.want_outcome(c.announce(2, credential="/" + "zz" * 16 + "/announce"), "rejected",
@@ -85,7 +88,8 @@ def r1_query_passkey(preset: str) -> Case:
     hexkey = user(10).hex()
     c = new(preset, "R1", "query-and-path-forms",
             "The passkey may be in the path (/<passkey>/announce) or the query "
-            "(?passkey=), in either case of hex: all name the same user.")
+            "(?passkey=), in either case of hex: all name the same user; two different "
+            "passkeys are refused.", rules=("R1.1",))
     c.want_outcome(c.announce(0, up=100, credential=f"/{hexkey}/announce"), "baseline")
     c.want_record(c.announce(10, up=150, credential=f"/announce?passkey={hexkey}"), 50)
     c.want_record(c.announce(20, up=175, credential=f"/{hexkey.upper()}/announce"), 25)
@@ -100,7 +104,7 @@ def r1_query_passkey(preset: str) -> Case:
 
 @rule_case()
 def r2_two_peers(preset: str) -> Case:
-    c = new(preset, "R2", "two-peers-one-torrent",
+    c = new(preset, "R2.1", "two-peers-one-torrent",
             "Two clients of one user on one torrent. Keyed by (user, torrent) the seed "
             "interleaves their counters into garbage deltas; keyed by peer too, each client "
             "has its own baseline.", defects=[2])
@@ -752,4 +756,157 @@ def r12_users_gauge(preset: str) -> Case:
     c.want(c.state(10).users, 2, "stopped removed user 2")
     c.gc(53)
     c.want(c.state(53).users, 1, "gc removed user 1")
+    return c.build()
+
+
+# -- rules added by SPEC.md's finer structure -----------------------------------------
+
+
+@rule_case()
+def r1_2_no_allow_list(preset: str) -> Case:
+    c = new(preset, "R1.2", "no-allow-list",
+            "Vectors run the passkey identifier without an allow-list (R1.2 makes one "
+            "optional): any well-formed passkey is a user and unknown_user never occurs. "
+            "Allow-list refusals are not expressible in protocol v1 vectors.",
+            rules=("R1",))
+    for n in (13, 14, 15):
+        c.want_outcome(c.announce(n, u=n, up=1), "baseline")
+    c.want(c.state(15).users, 3, "three users")
+    return c.build()
+
+
+@rule_case()
+def r2_2_entries(preset: str) -> Case:
+    c = new(preset, "R2.2", "entries-sorted",
+            "The state lists entries sorted by (user, infohash, peer id), whatever the "
+            "announce order; under user_torrent keying entries report peer_id null.",
+            config={"shard_count": 3})
+    for now, (u, t, p) in enumerate(((3, 2, 2), (1, 2, 1), (3, 1, 1), (1, 1, 2), (1, 1, 1))):
+        c.announce(now, u=u, t=t, p=p, up=now)
+    st = c.state(10)
+    keys = [(e.user, e.info_hash, e.peer_id or b"") for e in st.entries]
+    c.want(keys, sorted(keys), "sorted")
+    c.want(len(keys), 4 if preset == SEED else 5, "entries")
+    c.want({e.peer_id is None for e in st.entries}, {preset == SEED}, "peer ids")
+    return c.build()
+
+
+@rule_case()
+def r3_1_order(preset: str) -> Case:
+    c = new(preset, "R3.1", "order-of-decisions",
+            "The first applicable refusal wins: a bad credential with huge counters is "
+            "bad_credential; an unknown stopped with a counter above 2**63-1 is "
+            "counter_out_of_range under reject; after stop everything is closing.",
+            rules=("R1.1", "R9.2", "R8.1"))
+    c.want_outcome(c.announce(0, up=2**63, credential="/x/announce"), "rejected",
+                   "bad_credential")
+    obs = c.announce(1, up=2**63, event="stopped")
+    if preset == SEED:
+        c.want_outcome(obs, "baseline")
+    else:
+        c.want_outcome(obs, "rejected", "counter_out_of_range")
+    c.stop(2)
+    c.want_outcome(c.announce(3, up=2**63, credential="/x/announce"), "rejected", "closing")
+    c.state(3)
+    return c.build()
+
+
+@rule_case()
+def r3_3_records(preset: str) -> Case:
+    c = new(preset, "R3.3", "transfer-record-fields",
+            "A transfer record carries the announce's peer id, left, event and time; "
+            "records keep their append order inside a batch.", config={"batch_size": 10})
+    c.announce(0, t=1, p=3, up=0, left=9000)
+    c.announce(0, t=2, p=4, up=0, left=50)
+    c.announce(5, t=2, p=4, down=20, left=30)
+    c.announce(6, t=1, p=3, up=7, left=8000)
+    c.announce(7, t=2, p=4, down=50, left=0, event="completed")
+    out = c.stop(8)
+    recs = [r for d in out.deliveries for r in d.batch.records]
+    c.want([(r.info_hash[0], r.peer_id[0] if r.peer_id else 0, r.left, r.event.value, r.time)
+            for r in recs],
+           [(0xA2, 0xC4, 30, "none", 5), (0xA1, 0xC3, 8000, "none", 6),
+            (0xA2, 0xC4, 0, "completed", 7)], "records in append order")
+    return c.build()
+
+
+@rule_case()
+def r9_3_valid_extremes(preset: str) -> Case:
+    c = new(preset, "R9.3", "valid-extremes",
+            "The extremes of valid input are accepted: counters and left at 2**64-1, port 0 "
+            "and 65535, an empty ip. (Malformed input never reaches the tracker, so it has "
+            "no vector: a vector with it is rejected when loaded.)")
+    c.want_outcome(c.announce(0, up=UINT64_MAX, down=UINT64_MAX, left=UINT64_MAX, port=0,
+                              ip=""), "baseline" if preset == SEED else "rejected",
+                   None if preset == SEED else "counter_out_of_range")
+    c.want_outcome(c.announce(1, u=2, up=0, left=UINT64_MAX, port=65535, ip="::1"),
+                   "baseline")
+    c.want_record(c.announce(2, u=2, up=1, left=UINT64_MAX, port=65535, ip="::1"), 1)
+    return c.build()
+
+
+@rule_case()
+def r10_1_durations(preset: str) -> Case:
+    c = new(preset, "R10.1", "go-durations",
+            "peer_lifetime written as 1m30s and gc_interval as 0.5m are 90 s and 30 s "
+            "(vectors store the canonical whole seconds).", rules=("R10.4",),
+            config={"peer_lifetime": "1m30s", "gc_interval": "0.5m"})
+    c.want((c.config.peer_lifetime, c.config.gc_interval), (90, 30), "parsed")
+    c.announce(0, up=0)
+    c.want(c.gc(90).removed_entries, 0, "kept at 90 s")
+    c.want(c.gc(91).removed_entries, 1, "purged at 91 s")
+    return c.build()
+
+
+@rule_case()
+def r10_2_zero_means_default(preset: str) -> Case:
+    c = new(preset, "R10.2", "zero-means-default",
+            "batch_size 0 falls back to the default 1024, as in the seed: 1023 records do "
+            "not fill a batch (the vector stores the resolved 1024).",
+            config={"batch_size": 0, "max_batch_age": "off", "flush_on_gc": False})
+    c.want(c.config.batch_size, 1024, "default")
+    c.announce(0, up=0)
+    c.announce(1, up=1)
+    c.want(c.deliver(100).deliveries, (), "no batch")
+    return c.build()
+
+
+@rule_case()
+def r10_3_valid_edges(preset: str) -> Case:
+    c = new(preset, "R10.3", "valid-config-edges",
+            "The edges of a valid configuration: retry_backoff_max equal to "
+            "retry_backoff_initial, batch_size and max_pending of 1. (An invalid "
+            "configuration has no vector: a loader rejects it.)",
+            config={"retry_backoff_initial": 3, "retry_backoff_max": 3, "batch_size": 1,
+                    "max_pending": 1, "failed_batch": "retain",
+                    "flush_path": "background"})
+    c.announce(0, up=0)
+    c.handler("fail", "fail")
+    c.announce(1, up=5)
+    c.want_outcome(c.announce(1, t=2, up=0, event="completed"),
+                   "rejected" if preset != SEED else "baseline",
+                   "pending_full" if preset != SEED else None)
+    c.want([len(c.deliver(t).deliveries) for t in (1, 2, 4, 6, 7)], [1, 0, 1, 0, 1],
+           "retries every 3 s")
+    return c.build()
+
+
+@rule_case()
+def r11_1_attributed(preset: str) -> Case:
+    c = new(preset, "R11.1", "attributed-bytes",
+            "Bytes that start a new baseline epoch are attributed to a cause (baseline, "
+            "reset, purge_gap) instead of being credited; the ledger carries them.",
+            needs=["ledger"], rules=("R3.4",),
+            config={"peer_lifetime": 100, "gc_interval": 1000})
+    c.announce(0, up=100, down=10)
+    c.announce(10, up=50, down=10)
+    c.announce(200, up=70, down=30)
+    lg = c.state(200).ledger
+    if preset == SEED:
+        c.want((lg.attributed_baseline_up, lg.attributed_reset_up, lg.credited_up),
+               (100, 0, -30), "seed: one baseline, negative then revived credit")
+    else:
+        c.want((lg.attributed_baseline_up, lg.attributed_reset_up,
+                lg.attributed_purge_gap_up, lg.credited_up), (100, 50, 70, 0),
+               "baseline, reset, purge gap")
     return c.build()

@@ -38,6 +38,7 @@ from typing import Any
 
 from privtrak.reference import (
     Batch,
+    Cause,
     Config,
     Outcome,
     PasskeyIdentifier,
@@ -180,9 +181,13 @@ class Execution:
         lg = t.ledger()
         entries = tuple(StateEntry(e.user, e.info_hash, e.peer_id, e.uploaded, e.downloaded,
                                    e.last_seen) for e in t.entries())
+        att = lg.attributed
+        base, reset, gap = (att.get(c, (0, 0)) for c in (Cause.BASELINE, Cause.RESET,
+                                                         Cause.PURGE_GAP))
         ledger = LedgerSummary(lg.credited_up, lg.credited_down, lg.delivered_up,
                                lg.delivered_down, lg.dropped_up, lg.dropped_down,
-                               lg.returned_up, lg.returned_down, lg.pending_up, lg.pending_down)
+                               lg.returned_up, lg.returned_down, lg.pending_up, lg.pending_down,
+                               *base, *reset, *gap)
         return StateObservation(metrics.users, entries, metrics.pending_records, ledger)
 
 

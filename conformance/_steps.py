@@ -247,7 +247,8 @@ class StateEntry:
 
 @dataclass(frozen=True, slots=True)
 class LedgerSummary:
-    """The tracker-wide byte ledger (R11), per direction."""
+    """The tracker-wide byte ledger (R11), per direction, with the reported bytes
+    attributed to a new baseline epoch per cause (R11.1)."""
 
     credited_up: int
     credited_down: int
@@ -259,6 +260,12 @@ class LedgerSummary:
     returned_down: int
     pending_up: int
     pending_down: int
+    attributed_baseline_up: int
+    attributed_baseline_down: int
+    attributed_reset_up: int
+    attributed_reset_down: int
+    attributed_purge_gap_up: int
+    attributed_purge_gap_down: int
 
 
 LEDGER_KEYS: tuple[str, ...] = tuple(f.name for f in fields(LedgerSummary))
