@@ -17,6 +17,7 @@ from privtrak import __version__
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module that defines add_arguments(parser) and run(args) -> int, help)
+    "sim": ("privtrak.sim.cli", "run a swarm simulation of a scenario and write its results"),
     "conform": ("privtrak.conformance._runner",
                 "run the conformance vectors against an implementation's adapter "
                 "(and 'conform fuzz': differential fuzzing)"),

@@ -1,0 +1,22 @@
+"""The simulator's error: a scenario that cannot run."""
+
+from __future__ import annotations
+
+from privtrak.reference import PrivtrakError
+
+
+class ScenarioError(PrivtrakError, ValueError):
+    """A scenario key is unknown, of the wrong type or out of range.
+
+    ``path`` is the dotted key (``workload.arrivals.rate``), ``value`` the
+    offending value. Raised before anything runs.
+    """
+
+    def __init__(self, path: str, value: object, why: str) -> None:
+        self.path = path
+        self.value = value
+        self.why = why
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"scenario key {path!r}: {why} (got {shown})")

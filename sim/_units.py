@@ -1,0 +1,38 @@
+"""Scenario quantities: plain numbers, or Go durations for times."""
+
+from __future__ import annotations
+
+import math
+
+from privtrak.reference import ConfigError, parse_go_duration
+
+from ._errors import ScenarioError
+
+
+def parse_quantity(path: str, raw: object, *, duration: bool = False) -> float:
+    """A finite number from ``raw``; with ``duration``, also ``"30m"``-style text.
+
+    Durations are returned in seconds. Raises :class:`ScenarioError` naming
+    ``path``. Signs are kept: callers decide whether negative is allowed.
+    """
+    if isinstance(raw, bool):
+        raise ScenarioError(path, raw, "must be a number, not a boolean")
+    if isinstance(raw, int | float):
+        value = float(raw)
+    elif isinstance(raw, str) and duration:
+        try:
+            value = float(parse_go_duration(path, raw))
+        except ConfigError:
+            raise ScenarioError(path, raw, "is not a duration (examples: 30m, 1h30m, "
+                                "500ms, or a number of seconds)") from None
+    elif isinstance(raw, str):
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ScenarioError(path, raw, "must be a number") from None
+    else:
+        kind = "a duration (30m) or a number of seconds" if duration else "a number"
+        raise ScenarioError(path, raw, f"must be {kind}")
+    if not math.isfinite(value):
+        raise ScenarioError(path, raw, "must be finite")
+    return value
