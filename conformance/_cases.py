@@ -12,9 +12,11 @@ generation instead of silently writing wrong vectors. ::
     c.want(c.announce(10, up=40).record.up, -60, "negative delta")
     case = c.build()
 
-Identities are small numbers: user ``n`` has the passkey ``nn`` repeated
-(user 1 is ``1111...``), torrent ``n`` the infohash ``a<n>`` repeated and
-peer ``n`` the peer id ``c<n>`` repeated, so vectors stay readable.
+Identities are small numbers: user ``n`` has the passkey ``nn`` repeated 15
+times then ``00`` (user 1 is ``1111...1100``; the final zero byte spreads
+users over shards, 16 equal bytes would all hash to odd values), torrent
+``n`` the infohash ``a<n>`` repeated and peer ``n`` the peer id ``c<n>``
+repeated, so vectors stay readable.
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ class CaseCheckError(AssertionError):
 
 
 def user(n: int) -> UserId:
-    """User number ``n`` (1..15): 16 bytes of ``0xnn``."""
-    return UserId(bytes([n * 0x11]) * 16)
+    """User number ``n`` (1..15): 15 bytes of ``0xnn``, then ``0x00``."""
+    return UserId(bytes([n * 0x11]) * 15 + b"\x00")
 
 
 def torrent(n: int) -> InfoHash:
