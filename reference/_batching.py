@@ -1,4 +1,4 @@
-"""Shard buffers, sealed batches and their delivery life cycle (SPEC.md R6).
+"""Shard buffers, sealed batches and their delivery life cycle (SPEC.md R6.1 to R6.7).
 
 A record waits in its shard's *buffer*. Sealing turns a whole buffer into a
 :class:`Batch` with the next batch id. A sealed batch is *waiting* (ready, or

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 
 
 class BaselineKey(enum.StrEnum):
-    """R2: what one stored baseline belongs to."""
+    """R2.1: what one stored baseline belongs to."""
 
     USER_TORRENT = "user_torrent"
     USER_TORRENT_PEER = "user_torrent_peer"

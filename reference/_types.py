@@ -109,7 +109,7 @@ class RecordKind(enum.StrEnum):
 
 
 class Outcome(enum.StrEnum):
-    """How one announce was accounted (see SPEC.md R3-R6)."""
+    """How one announce was accounted (see SPEC.md R3 to R6.7)."""
 
     BASELINE = "baseline"
     """No entry existed: the reported counters became the baseline; nothing credited."""

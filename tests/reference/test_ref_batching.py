@@ -301,3 +301,21 @@ def test_purges_wait_for_room() -> None:
     gc2 = t.collect_garbage(now=12)
     assert (gc2.removed_entries, gc2.deferred) == (1, 0)
     assert [r.kind for r in t.buffered_records(0)] == [RecordKind.PURGE]
+
+
+def test_announce_record_seals_before_its_purges_join() -> None:
+    """R6.1, R7.1: off the announce path the announce's own record seals a full buffer
+    before the purge records of purge_on_announce are appended."""
+    t = make("recommended", batch_size=2, shard_count=1, peer_lifetime=10,
+             max_batch_age="off", purge_on_announce=True)
+    t.announce(req(torrent=1), now=0)
+    t.announce(req(torrent=2), now=0)
+    credit(t, 3, 7, now=5)
+    r = t.announce(req(torrent=3, up=10), now=11)  # fills the buffer, then purges 1 and 2
+    assert r.credited_up == 3
+    first, second = t.waiting_batches()
+    assert [(x.kind, x.up) for x in first.records] == [
+        (RecordKind.TRANSFER, 7), (RecordKind.TRANSFER, 3)]
+    assert [(x.kind, x.info_hash) for x in second.records] == [
+        (RecordKind.PURGE, ih(1)), (RecordKind.PURGE, ih(2))]
+    assert t.buffered_records(0) == ()
