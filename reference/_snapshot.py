@@ -89,6 +89,8 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
         raise rd.fail("$.version", f"unsupported version {version!r}; this reader knows {VERSION}")
     config = rd.config(rd.get(root, "config", "$"), "$.config")
     now = rd.int_(rd.get(root, "now", "$"), "$.now")
+    if now < 0:
+        raise rd.fail("$.now", f"must not be negative, got {now}")
     t = Tracker(config, identifier, now=now)
     try:
         t._state = TrackerState(rd.get(root, "state", "$"))

@@ -207,6 +207,8 @@ def test_snapshot_keeps_batches_in_flight_and_reoffer_makes_them_wait() -> None:
     (lambda d: d["users"][0]["entries"][0].update(up=12), "$.users[0].entries[0].up"),
     (lambda d: d["config"].update(batch_size=-1), "$.config"),
     (lambda d: d.update(state="paused"), "$.state"),
+    (lambda d: d.update(now=-1), "$.now"),
+    (lambda d: d.update(now="5"), "$.now"),
     (lambda d: d["buffers"][0]["records"][0].update(kind="gift"), "$.buffers[0].records[0]"),
 ])
 def test_malformed_snapshots_name_the_json_path(mutate: Any, path: str) -> None:
