@@ -319,3 +319,21 @@ def test_announce_record_seals_before_its_purges_join() -> None:
     assert [(x.kind, x.info_hash) for x in second.records] == [
         (RecordKind.PURGE, ih(1)), (RecordKind.PURGE, ih(2))]
     assert t.buffered_records(0) == ()
+
+
+def test_seed_batches_group_users_by_fnv_shard() -> None:
+    """R2.3, R6.1: fnv1a_32(uid(n)) is 0x68691772, 0x676915df, 0x6669144c, 0x656912b9 for
+    n = 1..4, so with two shards users 1 and 3 share shard 0 and users 2 and 4 shard 1;
+    each shard fills and flushes its own batch."""
+    t = make("seed", shard_count=2, batch_size=2)
+    assert [t.shard_of(uid(n)) for n in (1, 2, 3, 4)] == [0, 1, 0, 1]
+    for n in (1, 2, 3, 4):
+        t.announce(req(user=n), now=0)
+    flushes = [t.announce(req(user=n, up=n), now=1).flush for n in (1, 2, 3, 4)]
+    assert flushes[0] is None and flushes[1] is None
+    first, second = flushes[2], flushes[3]
+    assert first is not None and second is not None
+    assert (first.batch_id, first.shard, [r.user for r in first.records]) == (
+        1, 0, [uid(1), uid(3)])
+    assert (second.batch_id, second.shard, [r.user for r in second.records]) == (
+        2, 1, [uid(2), uid(4)])

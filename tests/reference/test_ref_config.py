@@ -6,6 +6,8 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from privtrak.reference import (
     RECOMMENDED,
@@ -219,3 +221,18 @@ def test_round_trip_of_a_mapping_is_literal() -> None:
         "flush_path": "announce", "flush_on_gc": False, "failed_batch": "merge",
         "handler_failure": "fail_announce", "stop_undelivered": "drop",
         "counter_limit": "wrap"}
+
+
+_UNITS = {"ns": Fraction(1, 10**9), "us": Fraction(1, 10**6), "ms": Fraction(1, 1000),
+          "s": Fraction(1), "m": Fraction(60), "h": Fraction(3600)}
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 999),
+                          st.sampled_from(sorted(_UNITS))), min_size=1, max_size=4))
+def test_go_durations_sum_their_parts(parts: list[tuple[int, int, str]]) -> None:
+    """R10.1: any sequence of <whole>[.<fraction>]<unit> parts is the exact sum of them."""
+    text = "".join(f"{whole}.{frac:03d}{unit}" if frac else f"{whole}{unit}"
+                   for whole, frac, unit in parts)
+    expected = sum((Fraction(whole) + Fraction(frac, 1000)) * _UNITS[unit]
+                   for whole, frac, unit in parts)
+    assert parse_go_duration("gc_interval", text) == expected

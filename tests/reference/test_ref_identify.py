@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ref_helpers import counts, ih, make, pid, req, state_doc, uid
 
 from privtrak.reference import (
@@ -116,3 +118,24 @@ def test_custom_identifiers_follow_the_protocol() -> None:
     banned = t.announce(AnnounceRequest("anything", ih(1), pid(9), 0, 0, 0), now=0)
     assert (banned.reject, banned.message) == (RejectCode.UNKNOWN_USER, "peer 9 is banned")
     assert [e.user for e in t.entries()] == [uid(0x41)]
+
+
+@given(st.binary(min_size=16, max_size=16), st.booleans(), st.booleans())
+def test_any_user_id_round_trips_through_its_passkey(raw: bytes, upper: bool,
+                                                     query: bool) -> None:
+    """R1.1: every 16-byte id survives hex encoding in either case and either form."""
+    hexed = raw.hex().upper() if upper else raw.hex()
+    credential = f"/announce?passkey={hexed}" if query else f"/{hexed}/announce"
+    assert parse_passkey(credential) == raw
+
+
+@given(st.binary(min_size=16, max_size=16), st.integers(0, 31),
+       st.characters(blacklist_characters="0123456789abcdefABCDEF/?&#=%+",
+                     blacklist_categories=("Cs",)))
+def test_any_non_hex_character_is_refused(raw: bytes, at: int, bad: str) -> None:
+    """R1.1: replacing one character of a passkey with a non-hex one refuses it."""
+    hexed = raw.hex()
+    passkey = hexed[:at] + bad + hexed[at + 1:]
+    with pytest.raises(IdentificationError) as exc:
+        parse_passkey(f"/{passkey}/announce")
+    assert exc.value.code is RejectCode.BAD_CREDENTIAL
