@@ -154,3 +154,11 @@ def test_features_follow_from_the_case() -> None:
         assert ("event_records" in case.features) == case.config.policy.event_records
         if "R7.3" in case.rules and not case.id.startswith("random/"):
             assert "seed_panic" in case.features, case.id
+
+
+def test_format_document_lists_every_file_with_its_case_count() -> None:
+    doc = resources.files("privtrak.conformance").joinpath("VECTORS.md").read_text(
+        encoding="utf-8")
+    listed = {name: int(n) for name, n in re.findall(r"^\| `vectors/([\w.-]+)` \| (\d+) \|",
+                                                     doc, re.MULTILINE)}
+    assert listed == {name: len(cases) for name, cases in shipped().items()}
