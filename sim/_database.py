@@ -1,7 +1,9 @@
 """The DeltaHandler as a database model.
 
-* ``connections`` is a :class:`simpy.Resource` with P slots: a delivery
-  waits for a free connection, holds it for the call's latency.
+* ``connections`` P: a call waits (FIFO) for a free connection and holds it
+  for its latency: the queue of ``simpy.Resource(capacity=P)``, kept as a
+  counter (``free``) and a queue (``waiting``) that the engine serves with
+  one timeout per call.
 * Latency of a call on ``n`` records: ``(base + per_record * n) * jitter``.
 * Outcomes: a call that starts inside an outage window fails after
   ``outage_fail_after`` seconds without committing. Otherwise it fails
@@ -20,9 +22,9 @@ the records it applied whose delivery the tracker still counts as pending
 from __future__ import annotations
 
 import random
+from collections import deque
 from enum import Enum
-
-import simpy
+from typing import Any
 
 from privtrak.reference import Batch, DeltaRecord
 
@@ -40,9 +42,10 @@ class CallOutcome(Enum):
 class Database:
     """State and draws of the database model; the engine runs the calls."""
 
-    def __init__(self, env: simpy.Environment, model: DatabaseModel, seed: int) -> None:
+    def __init__(self, model: DatabaseModel, seed: int) -> None:
         self.model = model
-        self.connections = simpy.Resource(env, capacity=model.connections)
+        self.free = model.connections
+        self.waiting: deque[Any] = deque()
         self._latency_rng = random.Random(f"privtrak.sim:{seed}:db_latency")
         self._jitter = model.jitter.sampler(self._latency_rng)
         self._fail_rng = random.Random(f"privtrak.sim:{seed}:failures")

@@ -50,7 +50,7 @@ from ._accounting import CAUSES, LOSS_CAUSES, Ledger
 from ._database import CallOutcome, Database
 from ._scenario import Scenario
 from ._stats import Bucket, Gauges, close_bucket
-from ._workload import Catalogue, Session, SessionFactory, unit
+from ._workload import Catalogue, Session, SessionFactory, unit, unit_pair
 
 ANNOUNCE, COMPLETE, END, RESTART = 0, 1, 2, 3
 _NONE, _STARTED, _COMPLETED, _STOPPED = Event.NONE, Event.STARTED, Event.COMPLETED, Event.STOPPED
@@ -87,6 +87,20 @@ class Job:
         self.resolved = False
 
 
+class Call:
+    """One handler call, waiting for a database connection or holding one."""
+
+    __slots__ = ("batch", "job", "lock", "outcome", "started")
+
+    def __init__(self, batch: Batch, lock: ShardLock | None, job: Job | None,
+                 started: float) -> None:
+        self.batch = batch
+        self.lock = lock
+        self.job = job
+        self.started = started
+        self.outcome = CallOutcome.OK
+
+
 class Simulation:
     """One run of a scenario. Call :meth:`run` once."""
 
@@ -104,19 +118,22 @@ class Simulation:
         self.work = w
         self.interval = w.announce_interval
         self.jitter = w.jitter
+        self.late_fraction = w.late_fraction
         tm = sc.tracker_model
         self.timeout = tm.client_timeout
         self.retry_delay = tm.retry_delay
         self.service = tm.service_time.sampler(random.Random(f"privtrak.sim:{sc.seed}:service"))
         self.arrival_rng = random.Random(f"privtrak.sim:{sc.seed}:arrivals")
+        self._rejoin_gap = w.rejoin_gap.sampler(self.arrival_rng)
         self.catalogue = Catalogue(w, sc.tracker.shard_count)
         self.factory = SessionFactory(w, self.catalogue, sc.seed)
-        self.db = Database(env, sc.database, sc.seed)
+        self.db = Database(sc.database, sc.seed)
         self.locks = [ShardLock() for _ in range(sc.tracker.shard_count)]
         self.ledger = Ledger()
         self.live: dict[int, Session] = {}
         # Client wake-ups and the SimPy ticks armed to serve them.
-        self._wakes: list[tuple[float, int, Session]] = []
+        # A ``None`` session stands for a steady-state slot to refill (a rejoin).
+        self._wakes: list[tuple[float, int, Session | None]] = []
         self._armed: list[float] = []
         self._seq = 0
         # In-flight work, for the gauges and the memory model.
@@ -125,7 +142,9 @@ class Simulation:
         self.deliveries = 0
         self.flusher_active = 0
         self._offq: deque[Batch] = deque()
-        self._flusher_wake: SimEvent | None = None
+        self._pump_at: float | None = None
+        self.flusher_parallel = tm.flusher_parallel
+        self.flusher_poll = tm.flusher_poll
         self.closing = False
         self.interrupted = False
         # Queueing statistics of the shard locks.
@@ -143,8 +162,9 @@ class Simulation:
 
     # -- scheduling of client wake-ups ---------------------------------------
 
-    def _wake_at(self, s: Session, t: float, kind: int) -> None:
-        s.wk = kind
+    def _wake_at(self, s: Session | None, t: float, kind: int) -> None:
+        if s is not None:
+            s.wk = kind
         self._seq += 1
         heapq.heappush(self._wakes, (t, self._seq, s))
         armed = self._armed
@@ -163,7 +183,10 @@ class Simulation:
             return
         while wakes and wakes[0][0] <= now:
             s = heapq.heappop(wakes)[2]
-            self._on_wake(s, now)
+            if s is None:
+                self._new_arrival(now, slot=True)
+            else:
+                self._on_wake(s, now)
         if wakes and (not armed or armed[0] > wakes[0][0]):
             t = wakes[0][0]
             heapq.heappush(armed, t)
@@ -172,13 +195,11 @@ class Simulation:
     def _schedule_next(self, s: Session, t: float, announce_at: float | None = None) -> None:
         """Plan ``s``'s next wake-up after a response at ``t``."""
         if announce_at is None:
-            k = s.k
-            announce_at = t + self.interval
-            if self.jitter:
-                announce_at += (2.0 * unit(s.mix, k, 1) - 1.0) * self.jitter
-            late = self.work.late_fraction
-            if late and unit(s.mix, k, 2) < late:
-                announce_at += self.work.late_delay.quantile(unit(s.mix, k, 3))
+            u_jitter, u_late = unit_pair(s.mix, s.k)
+            announce_at = t + self.interval + (2.0 * u_jitter - 1.0) * self.jitter
+            late = self.late_fraction
+            if late and u_late < late:
+                announce_at += self.work.late_delay.quantile(unit(s.mix, s.k, 3))
         at, kind = announce_at, ANNOUNCE
         if not s.done_sent and s.t_done < at:
             at, kind = s.t_done, COMPLETE
@@ -208,8 +229,10 @@ class Simulation:
                 self._send(s, _STOPPED, now)
                 self._maybe_settle(s)
         else:  # RESTART
-            child = self.factory.restart(s, now)
-            s.t_end = now
+            # The crash happens at the planned instant even if this wake-up was
+            # delayed by a slow answer: the workload must not depend on the tracker.
+            child = self.factory.restart(s, s.t_restart)
+            s.t_end = s.t_restart
             self._end_session(s, "reset")
             self.live[child.serial] = child
             self._send(child, _STARTED, now)
@@ -337,10 +360,10 @@ class Simulation:
                     if not self.posthook:
                         self.requests += 1
                         Timeout(self.env, self.timeout, job).callbacks.append(self._on_timeout)
-                self.env.process(self._deliver(flush, lock, job, now))
+                self._deliver(flush, lock, job, now)
                 return
             self._offq.append(flush)
-            self._wake_flusher()
+            self._pump()
         svc = self.service()
         done = now + svc
         lock.free_at = done
@@ -384,14 +407,31 @@ class Simulation:
             self._settle(s, s.end_cause, s.t_end)
 
     def _deliver(self, batch: Batch, lock: ShardLock | None, job: Job | None,
-                 started: float) -> Generator[SimEvent, Any, None]:
-        """One handler call: wait for a connection, take the latency, report."""
-        env, db = self.env, self.db
+                 started: float) -> None:
+        """Start one handler call: it waits for a free connection (FIFO), holds
+        it for the call's latency, then :meth:`_db_done` reports the outcome.
+        ``lock``/``job`` are set when the call runs on an announce's path."""
         self.deliveries += 1
-        with db.connections.request() as conn:
-            yield conn
-            latency, outcome = db.plan_call(batch, env.now)
-            yield env.timeout(latency)
+        call = Call(batch, lock, job, started)
+        db = self.db
+        if db.free:
+            db.free -= 1
+            self._db_start(call)
+        else:
+            db.waiting.append(call)
+
+    def _db_start(self, call: Call) -> None:
+        latency, call.outcome = self.db.plan_call(call.batch, self.env.now)
+        Timeout(self.env, latency, call).callbacks.append(self._db_done)
+
+    def _db_done(self, ev: SimEvent) -> None:
+        call = cast(Call, ev.value)
+        env, db = self.env, self.db
+        if db.waiting:  # the connection passes straight to the next call in line
+            self._db_start(db.waiting.popleft())
+        else:
+            db.free += 1
+        batch, outcome = call.batch, call.outcome
         db.commit(batch, outcome)
         self.deliveries -= 1
         now_i = int(env.now) + self.epoch
@@ -405,15 +445,16 @@ class Simulation:
         else:
             b.handler_failures += 1
             fail_announce = self.tracker.batch_failed(batch.batch_id, now_i)
+        lock, job = call.lock, call.job
         if lock is None or job is None:
             self.flusher_active -= 1
-            self._wake_flusher()
+            self._pump()
             return
         # On the announce path: the lock is released and the announce answered now.
         now = env.now
         lock.held = False
         lock.free_at = now
-        self.lock_busy_sum += now - started
+        self.lock_busy_sum += now - call.started
         self.lock_sojourn_sum += now - job.arrival
         self.jobs -= 1
         if not self.posthook:
@@ -422,32 +463,36 @@ class Simulation:
             Timeout(env, 0, lock).callbacks.append(self._handoff)
         self._respond(job, job.s, job.event, job.arrival, now, not fail_announce)
 
-    def _wake_flusher(self) -> None:
-        w = self._flusher_wake
-        if w is not None and not w.triggered:
-            w.succeed()
-
-    def _flusher(self) -> Generator[SimEvent, Any, None]:
-        """Delivers batches off the announce path, at most ``parallel`` at a time."""
+    def _pump(self) -> None:
+        """The flusher: deliver what is due off the announce path, at most
+        ``flusher.parallel`` calls at a time, and wake up again at the next
+        deadline the core announces, or after ``flusher.poll`` at the latest."""
+        if self.closing:
+            return
         env, tracker = self.env, self.tracker
-        parallel = self.scenario.tracker_model.flusher_parallel
-        poll = self.scenario.tracker_model.flusher_poll
-        while not self.closing:
-            now_i = int(env.now) + self.epoch
-            while self.flusher_active < parallel:
-                batch = self._offq.popleft() if self._offq else tracker.next_batch(now_i)
-                if batch is None:
-                    break
-                self.flusher_active += 1
-                env.process(self._deliver(batch, None, None, env.now))
-            wait = poll
-            deadline = tracker.next_deadline()
-            if deadline is not None:
-                until = deadline - self.epoch - env.now
-                if 0 < until < wait:
-                    wait = until
-            self._flusher_wake = env.event()
-            yield env.any_of([env.timeout(wait), self._flusher_wake])
+        now_i = int(env.now) + self.epoch
+        offq = self._offq
+        while self.flusher_active < self.flusher_parallel:
+            batch = offq.popleft() if offq else tracker.next_batch(now_i)
+            if batch is None:
+                break
+            self.flusher_active += 1
+            self._deliver(batch, None, None, env.now)
+        wait = self.flusher_poll
+        deadline = tracker.next_deadline()
+        if deadline is not None:
+            until = deadline - self.epoch - env.now
+            if 0 < until < wait:
+                wait = until
+        at = env.now + wait
+        if self._pump_at is None or self._pump_at > at:
+            self._pump_at = at
+            Timeout(env, wait).callbacks.append(self._on_pump_timer)
+
+    def _on_pump_timer(self, _ev: SimEvent) -> None:
+        if self._pump_at is not None and self.env.now >= self._pump_at:
+            self._pump_at = None
+        self._pump()
 
     def _gc(self) -> Generator[SimEvent, Any, None]:
         env, tracker = self.env, self.tracker
@@ -456,7 +501,7 @@ class Simulation:
             if self.tracker.state is not TrackerState.OPEN:
                 return
             tracker.collect_garbage(int(env.now) + self.epoch)
-            self._wake_flusher()
+            self._pump()
 
     # -- workload sources ---------------------------------------------------------
 
@@ -479,15 +524,9 @@ class Simulation:
             self._start_session(twin, now)
 
     def _plan_rejoin(self, s: Session) -> None:
-        gap = self.work.rejoin_gap.quantile(self.arrival_rng.random())
-        at = s.t_end + gap
+        at = s.t_end + self._rejoin_gap()
         if at < self.end_time:
-            self.env.process(self._rejoin(at))
-
-    def _rejoin(self, at: float) -> Generator[SimEvent, Any, None]:
-        yield self.env.timeout(at - self.env.now)
-        if not self.closing:
-            self._new_arrival(self.env.now, slot=True)
+            self._wake_at(None, at, ANNOUNCE)
 
     def _populate(self) -> None:
         w, f = self.work, self.factory
@@ -601,7 +640,7 @@ class Simulation:
             env.process(self._poisson())
         if self.work.flash_crowd is not None:
             env.process(self._flash())
-        env.process(self._flusher())
+        self._pump()
         env.process(self._gc())
         env.process(self._sampler())
         env.process(self._progress())
@@ -629,7 +668,7 @@ class Simulation:
         batches = tracker.stop(int(env.now) + self.epoch)
         for batch in batches:
             self.flusher_active += 1
-            env.process(self._deliver(batch, None, None, env.now))
+            self._deliver(batch, None, None, env.now)
         while self.deliveries and env.peek() < _INF:
             env.step()
         report = tracker.close(int(env.now) + self.epoch)

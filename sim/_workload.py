@@ -42,6 +42,15 @@ def unit(seed: int, k: int, salt: int) -> float:
     return mix64(seed ^ mix64((k << 8) | salt)) * _INV64
 
 
+_HALF = 1.0 / 4294967296.0
+
+
+def unit_pair(seed: int, k: int) -> tuple[float, float]:
+    """Two independent uniforms in [0, 1) that depend only on (seed, k); one hash."""
+    x = mix64((seed + k * 0x9E3779B97F4A7C15) & _M64)
+    return (x >> 32) * _HALF, (x & 0xFFFFFFFF) * _HALF
+
+
 class Session:
     """One client session. Kept small: there is one per simulated client."""
 
@@ -179,6 +188,10 @@ class SessionFactory:
         self.rate_rng = random.Random(f"privtrak.sim:{seed}:rates")
         self.life_rng = random.Random(f"privtrak.sim:{seed}:sessions")
         self.jit_rng = random.Random(f"privtrak.sim:{seed}:jitter")
+        self._up = work.upload_rate.sampler(self.rate_rng)
+        self._down = work.download_rate.sampler(self.rate_rng)
+        self._size = work.size.sampler(self.life_rng)
+        self._seeding = work.seeding_time.sampler(self.life_rng)
         self.serial = 0
 
     def new(self, t: float, *, initial: bool, slot: bool, user: int | None = None,
@@ -197,12 +210,12 @@ class SessionFactory:
         s.peer_id = PeerId(b"-PT0100-" + self.serial.to_bytes(12, "big"))
         s.slot = slot
         s.t0 = t
-        s.up_rate = w.upload_rate.quantile(self.rate_rng.random())
-        s.down_rate = w.download_rate.quantile(self.rate_rng.random())
-        size = max(1, int(w.size.quantile(life.random())))
+        s.up_rate = self._up()
+        s.down_rate = max(self._down(), 1e-9)
+        size = max(1, int(self._size()))
         if leecher is None:
             leecher = life.random() < w.leecher_fraction
-        seeding = w.seeding_time.quantile(life.random())
+        seeding = self._seeding()
         s.base_up = s.base_down = 0
         if leecher:
             done_before = int(size * life.random()) if initial else 0
