@@ -476,8 +476,10 @@ def r6_7_max_pending(preset: str) -> Case:
     full = c.announce(10, t=3, up=1)
     c.want_outcome(full, "rejected", "pending_full")
     c.want(c.announce(10, t=3, up=0).outcome.value, "credited", "a zero announce is accepted")
-    c.gc(20) if preset != SEED else c.stop(20)
-    if preset != SEED:
+    if preset == SEED:
+        c.stop(20)
+    else:
+        c.gc(20)
         c.deliver(20)
         c.want_record(c.announce(30, t=3, up=1), 1)
     c.state(30)
@@ -909,4 +911,103 @@ def r11_1_attributed(preset: str) -> Case:
         c.want((lg.attributed_baseline_up, lg.attributed_reset_up,
                 lg.attributed_purge_gap_up, lg.credited_up), (100, 50, 70, 0),
                "baseline, reset, purge gap")
+    return c.build()
+
+
+# -- further edges ---------------------------------------------------------------------
+
+
+@rule_case()
+def r8_3_snapshot_retry_state(preset: str) -> Case:
+    c = new(preset, "R8.3", "snapshot-keeps-retry-state",
+            "A snapshot taken while a failed batch waits: after restore the seed still "
+            "merges it into the next batch, the recommended preset still honours the "
+            "backoff and offers the identical batch.",
+            config={"batch_size": 1, "retry_backoff_initial": 4, "retry_backoff_max": 8},
+            rules=("R6.5",), needs=["batch_ids"])
+    c.announce(0, t=1, up=0)
+    c.announce(0, t=2, up=0)
+    c.handler("fail")
+    c.announce(1, t=1, up=10)
+    c.deliver(1)
+    c.snapshot_restore(2)
+    early = c.deliver(3)
+    later = c.deliver(5)
+    if preset == SEED:
+        c.want((early.deliveries, later.deliveries), ((), ()), "merged records wait in buffer")
+        obs = c.announce(6, t=2, up=20)
+        c.want([len(d.batch.records) for d in obs.deliveries], [2], "merged on next seal")
+    else:
+        c.want(early.deliveries, (), "still backing off")
+        c.want([d.batch.batch_id for d in later.deliveries], [1], "same batch after 4 s")
+    c.state(6)
+    return c.build()
+
+
+@rule_case()
+def r6_2_gc_only(preset: str) -> Case:
+    c = new(preset, "R6.2", "gc-seals-without-age-limit",
+            "With max_batch_age off, only GC seals a partial buffer (flush_on_gc, "
+            "recommended); the seed's GC seals nothing.",
+            config={"max_batch_age": "off", "gc_interval": 30})
+    c.announce(0, up=0)
+    c.announce(1, up=5)
+    c.want(c.deliver(29).deliveries, (), "nothing before GC")
+    c.gc(30)
+    after = c.deliver(30)
+    c.want(len(after.deliveries), 0 if preset == SEED else 1, "after GC")
+    return c.build()
+
+
+@rule_case()
+def r6_7_purge_deferred(preset: str) -> Case:
+    c = new(preset, "R6.7", "purge-deferred-when-full",
+            "GC under back-pressure: a purge whose record would exceed max_pending is "
+            "deferred (the entry stays) for as long as the records wait; without purge "
+            "records (seed) nothing is deferred.",
+            config={"max_pending": 1, "peer_lifetime": 50, "gc_interval": 10,
+                    "max_batch_age": "off", "batch_size": 10, "flush_on_gc": False},
+            rules=("R7", "R7.4"))
+    c.announce(0, t=1, up=0)
+    c.announce(0, t=2, up=0)
+    c.announce(40, t=2, up=5)
+    first = c.gc(60)
+    c.want(first.removed_entries, 1 if preset == SEED else 0, "purge deferred")
+    if preset == SEED:
+        c.stop(70)
+    else:
+        c.want(c.gc(100).removed_entries, 0, "still full")
+    c.state(100)
+    return c.build()
+
+
+@rule_case()
+def r5_1_stopped_zero(preset: str) -> Case:
+    c = new(preset, "R5.1", "stopped-without-bytes",
+            "stopped with no new bytes removes the entry; only the recommended preset tells "
+            "the handler (an event record).", rules=("R5.2",))
+    c.announce(0, up=10, event="started")
+    obs = c.announce(30, up=10, event="stopped")
+    c.want_outcome(obs, "stopped")
+    if preset == SEED:
+        c.want_record(obs, None)
+    else:
+        c.want_record(obs, 0, 0, event="stopped", kind="event")
+    c.want(c.state(30).entries, (), "entry removed")
+    return c.build()
+
+
+@rule_case()
+def r4_2_started_lower(preset: str) -> Case:
+    c = new(preset, "R4.2", "started-with-lower-counters",
+            "started together with lower counters (the usual client restart): the seed "
+            "credits a negative delta stamped started; the recommended preset resets.",
+            rules=("R4.1",), defects=[3])
+    c.announce(0, up=500, down=100)
+    obs = c.announce(10, up=0, down=0, event="started")
+    if preset == SEED:
+        c.want_record(obs, -500, -100, event="started")
+    else:
+        c.want_outcome(obs, "reset")
+    c.state(10)
     return c.build()
