@@ -180,9 +180,15 @@ class CaseBuilder:
         self.want(None if obs.reject is None else obs.reject.value, reject, "reject code")
 
     def build(self) -> Case:
-        """The finished case, expectations included."""
+        """The finished case, expectations included.
+
+        Every case ends with a state summary: one is appended (at the latest
+        time) unless the last step already is one.
+        """
         if not self.steps:
             raise ValueError(f"case {self.id!r} has no steps")
+        if not isinstance(self.steps[-1].step, StateStep):
+            self.state(self.execution.now)
         features = required_features(self.config, (s.step for s in self.steps))
         features += [f for f in self.needs if f not in features]
         return Case(self.id, self.description, self.rules, self.defects, self.preset,

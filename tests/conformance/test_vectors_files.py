@@ -162,3 +162,8 @@ def test_format_document_lists_every_file_with_its_case_count() -> None:
     listed = {name: int(n) for name, n in re.findall(r"^\| `vectors/([\w.-]+)` \| (\d+) \|",
                                                      doc, re.MULTILINE)}
     assert listed == {name: len(cases) for name, cases in shipped().items()}
+
+
+def test_every_case_ends_with_a_state_summary() -> None:
+    for case in all_cases():
+        assert case.steps[-1].step.op == "state", case.id
