@@ -541,8 +541,23 @@ class Simulation:
                 if one is None:
                     continue
                 self.live[one.serial] = one
+                if w.warm_start:
+                    self._prime(one)
                 # Already running: the first announce comes at a uniform phase.
                 self._schedule_next(one, 0.0, unit(one.mix, 0, 4) * w.announce_interval)
+
+    def _prime(self, s: Session) -> None:
+        """Warm start: the tracker learnt ``s``'s counters before time 0 (its
+        previous announce); not an announce of the run, so not counted as one."""
+        up, down, left = s.counters(0.0)
+        s.outstanding += 1
+        res = self.tracker.announce(
+            AnnounceRequest(s.cred, s.info_hash, s.peer_id, up, down, left, _NONE), self.epoch)
+        self._account(s, up, down, _NONE, res.outcome, res.credited_up, res.credited_down,
+                      res.cause)
+        self.announces_accounted -= 1
+        if res.flush is not None:  # delivered by the flusher once the run starts
+            self._offq.append(res.flush)
 
     def _poisson(self) -> Generator[SimEvent, Any, None]:
         rate = self.work.arrival_rate

@@ -54,6 +54,8 @@ class Workload:
     """Zipf exponent of torrent popularity; 0 is uniform."""
     population: int = 5000
     """Sessions already running at time 0 and kept steady (each is replaced when it ends)."""
+    warm_start: bool = True
+    """The tracker already holds the initial population's baselines at time 0."""
     arrival_rate: float = 0.0
     """Extra sessions per second, Poisson."""
     flash_crowd: FlashCrowd | None = None
@@ -169,7 +171,8 @@ class Scenario:
             },
             "workload": {
                 "users": w.users, "torrents": w.torrents, "popularity": w.popularity,
-                "population": w.population, "arrivals": {"rate": w.arrival_rate},
+                "population": w.population, "warm_start": w.warm_start,
+                "arrivals": {"rate": w.arrival_rate},
                 "flash_crowd": None if fc is None else {
                     "at": fc.at, "initial_rate": fc.initial_rate, "decay": fc.decay,
                     "torrents": fc.torrents},
@@ -379,6 +382,7 @@ def _parse_workload(s: _Section) -> Workload:
         torrents=s.integer("torrents", d.torrents, positive=True),
         popularity=s.number("popularity", d.popularity),
         population=s.integer("population", d.population),
+        warm_start=s.boolean("warm_start", d.warm_start),
         arrival_rate=arrival_rate,
         flash_crowd=flash,
         announce_interval=interval,
