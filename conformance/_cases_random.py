@@ -76,6 +76,7 @@ def random_case(preset: str, index: int) -> Case:
         config=config, start=start)
     now = start
     counters: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+    snatched: set[tuple[int, int, int]] = set()
     stopped = False
     rules: set[str] = {"R0"}
     steps_after_stop = 0
@@ -100,6 +101,10 @@ def random_case(preset: str, index: int) -> Case:
             up, down, left = counters.get(key, (0, 0, rng.choice((0, 1000, 2**40))))
             up, down = _next_counter(rng, up), _next_counter(rng, down)
             event = rng.choice(_EVENTS)
+            if key in snatched and rng.random() < 0.3:
+                event = "completed"  # clients repeat completed; a snatch counts once
+            if event == "completed":
+                snatched.add(key)
             if event == "completed" or rng.random() < 0.1:
                 left = 0
             counters[key] = (up, down, left)
