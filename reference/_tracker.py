@@ -92,6 +92,14 @@ _STOPPED = Event.STOPPED
 _TRANSFER = RecordKind.TRANSFER
 _EVENT = RecordKind.EVENT
 _PURGE = RecordKind.PURGE
+# Enum members as module constants: ``Outcome.X`` costs an attribute lookup
+# through the enum's metaclass on every announce.
+_OPEN = TrackerState.OPEN
+(_O_BASELINE, _O_CREDITED, _O_RESET, _O_STOPPED, _O_STOPPED_UNKNOWN, _O_EXPIRED) = (
+    Outcome.BASELINE, Outcome.CREDITED, Outcome.RESET, Outcome.STOPPED,
+    Outcome.STOPPED_UNKNOWN, Outcome.EXPIRED)
+_C_BASELINE, _C_RESET, _C_PURGE_GAP = Cause.BASELINE, Cause.RESET, Cause.PURGE_GAP
+_new_tuple = tuple.__new__
 
 
 def wrap_int64(value: int) -> int:
@@ -298,7 +306,7 @@ class Tracker:
         """
         if now != self._now or type(now) is not int:
             self._now = _check_time(now, self._now)
-        if self._state is not TrackerState.OPEN:
+        if self._state is not _OPEN:
             return self._reject(RejectCode.CLOSING, "the tracker is stopping")
         try:
             user = self._identifier.identify(request)
@@ -325,28 +333,28 @@ class Tracker:
         record_event = event
         if entry is None:
             if event is _STOPPED and self._ignore_unknown_stop:
-                outcome, index = Outcome.STOPPED_UNKNOWN, _I_STOPPED_UNKNOWN
+                outcome, index = _O_STOPPED_UNKNOWN, _I_STOPPED_UNKNOWN
             elif expired:
-                outcome, index = Outcome.EXPIRED, _I_EXPIRED
-                cause = Cause.PURGE_GAP
+                outcome, index = _O_EXPIRED, _I_EXPIRED
+                cause = _C_PURGE_GAP
                 att_up, att_down = up, down
             else:
-                outcome, index = Outcome.BASELINE, _I_BASELINE
-                cause = Cause.BASELINE
+                outcome, index = _O_BASELINE, _I_BASELINE
+                cause = _C_BASELINE
                 att_up, att_down = up, down
         else:
             if self._event_records and event is _COMPLETED and entry.completed:
                 record_event = _NONE  # R5.2: a snatch counts once per entry
             if ((up < entry.up or down < entry.down) and self._reset_on_decrease) or (
                     event is _STARTED and self._reset_on_started):
-                outcome, index = Outcome.RESET, _I_RESET
-                cause = Cause.RESET
+                outcome, index = _O_RESET, _I_RESET
+                cause = _C_RESET
                 att_up, att_down = up, down
             else:
                 if event is _STOPPED:
-                    outcome, index = Outcome.STOPPED, _I_STOPPED
+                    outcome, index = _O_STOPPED, _I_STOPPED
                 else:
-                    outcome, index = Outcome.CREDITED, _I_CREDITED
+                    outcome, index = _O_CREDITED, _I_CREDITED
                 credited_up = up - entry.up
                 credited_down = down - entry.down
                 if not (_INT64_MIN <= credited_up <= INT64_MAX):
@@ -356,15 +364,19 @@ class Tracker:
 
         record: DeltaRecord | None = None
         if credited_up or credited_down:
-            record = DeltaRecord(_TRANSFER, user, request.info_hash, request.peer_id,
-                                 credited_up, credited_down, record_event, request.left, now)
+            # tuple.__new__ skips the NamedTuple's Python-level __new__ (hot path).
+            record = _new_tuple(DeltaRecord, (
+                _TRANSFER, user, request.info_hash, request.peer_id, credited_up,
+                credited_down, record_event, request.left, now))
         elif self._event_records and record_event is not _NONE and (
-                outcome is not Outcome.STOPPED_UNKNOWN):
+                outcome is not _O_STOPPED_UNKNOWN):
             record = DeltaRecord(_EVENT, user, request.info_hash, request.peer_id,
                                  0, 0, record_event, request.left, now)
         new_records = (record is not None) + (expired and self._purge_records)
+        batcher = self._batcher
         if (self._max_pending is not None and new_records
-                and self._batcher.pending_records + new_records > self._max_pending):
+                and batcher.buffered_records + batcher.sealed_records + new_records
+                > self._max_pending):
             return self._reject(RejectCode.PENDING_FULL,
                                 f"{self._batcher.pending_records} records are waiting for the "
                                 f"DeltaHandler (max_pending={self._max_pending}); retry later")
@@ -372,17 +384,16 @@ class Tracker:
         # -- from here on the announce is accepted and state changes --
         if ustate is None:
             ustate = _User(shard_of(user, self._config.shard_count), now)
-            if outcome is not Outcome.STOPPED_UNKNOWN:
+            if outcome is not _O_STOPPED_UNKNOWN:
                 self._users[user] = ustate
         shard = ustate.shard
-        batcher = self._batcher
         if expired:
             self._drop_entry(user, ustate, key, now)
         entries = ustate.entries
-        if outcome is Outcome.STOPPED_UNKNOWN:
+        if outcome is _O_STOPPED_UNKNOWN:
             pass
-        elif event is _STOPPED and outcome is not Outcome.BASELINE and (
-                outcome is not Outcome.EXPIRED):
+        elif event is _STOPPED and outcome is not _O_BASELINE and (
+                outcome is not _O_EXPIRED):
             del entries[key]
             self._entry_count -= 1
         elif entry is None:
@@ -423,8 +434,8 @@ class Tracker:
         flush: Batch | None = None
         if buffered >= self._batch_size:
             flush = self._seal_full(shard, now)
-        return AnnounceResult(outcome, user, record, credited_up, credited_down, cause,
-                              att_up, att_down, flush, None, "", panic)
+        return _new_tuple(AnnounceResult, (outcome, user, record, credited_up, credited_down,
+                                           cause, att_up, att_down, flush, None, "", panic))
 
     def _reject(self, code: RejectCode, message: str) -> AnnounceResult:
         self._outcome_counts[_I_REJECTED] += 1
