@@ -200,12 +200,14 @@ class Simulation:
             late = self.late_fraction
             if late and u_late < late:
                 announce_at += self.work.late_delay.quantile(unit(s.mix, s.k, 3))
+        # The earliest planned transition wins; a restart always comes before
+        # the end (t_restart < t_end), so it happens even after a late answer.
         at, kind = announce_at, ANNOUNCE
         if not s.done_sent and s.t_done < at:
             at, kind = s.t_done, COMPLETE
         if s.t_restart < at:
             at, kind = s.t_restart, RESTART
-        if s.t_end < at:
+        elif s.t_end < at:
             at, kind = s.t_end, END
         now = self.env.now
         self._wake_at(s, at if at > now else now, kind)

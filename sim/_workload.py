@@ -10,7 +10,7 @@ number, not a draw from a shared stream.
 
 Ground truth: a session transfers at constant rates (``up_rate``,
 ``down_rate`` bytes/s) from ``t0`` until ``t_end``; the download stops once
-``need`` bytes are in (at ``t_done``). Its counters are the exact integers
+``lneed`` bytes are in (at ``t_done``). Its counters are the exact integers
 ``base + int(rate * elapsed)``, which is also what it reports.
 """
 
@@ -61,6 +61,7 @@ class Session:
         "base_down",
         "base_up",
         "cred",
+        "dn0",
         "done_sent",
         "down_rate",
         "end_cause",
@@ -68,8 +69,9 @@ class Session:
         "failures",
         "info_hash",
         "k",
+        "lneed",
         "mix",
-        "need",
+        "origin",
         "outstanding",
         "peer_id",
         "restarted",
@@ -81,6 +83,7 @@ class Session:
         "t_done",
         "t_end",
         "t_restart",
+        "up0",
         "up_rate",
         "vanish",
         "wk",
@@ -95,7 +98,10 @@ class Session:
     t0: float
     up_rate: float
     down_rate: float
-    need: int
+    lneed: int
+    origin: float
+    up0: int
+    dn0: int
     base_up: int
     base_down: int
     t_done: float
@@ -117,16 +123,17 @@ class Session:
     wk: int
 
     def counters(self, t: float) -> tuple[int, int, int]:
-        """(uploaded, downloaded, left) the client reports at ``t``."""
+        """(uploaded, downloaded, left) the client reports at ``t``.
+
+        Transfers are measured from the lineage's ``origin`` (a restarted
+        client continues its parent's transfer), so splitting a session by a
+        restart never changes the total by a rounding byte.
+        """
         tt = t if t < self.t_end else self.t_end
-        dt = tt - self.t0
-        up = self.base_up + int(self.up_rate * dt)
-        if tt >= self.t_done:
-            dn = self.need
-        else:
-            dn = int(self.down_rate * dt)
-            dn = min(dn, self.need)
-        return up, self.base_down + dn, self.need - dn
+        dt = tt - self.origin
+        up = self.base_up + int(self.up_rate * dt) - self.up0
+        dn = self.lneed if tt >= self.t_done else min(int(self.down_rate * dt), self.lneed)
+        return up, self.base_down + dn - self.dn0, self.lneed - dn
 
     def truth(self, t: float) -> tuple[int, int]:
         """Bytes really transferred from ``t0`` until ``t`` (up, down)."""
@@ -219,15 +226,17 @@ class SessionFactory:
         s.base_up = s.base_down = 0
         if leecher:
             done_before = int(size * life.random()) if initial else 0
-            s.need = size - done_before
+            s.lneed = size - done_before
             s.base_down = done_before
             if initial:
                 s.base_up = int(s.up_rate * done_before / s.down_rate)
         else:
-            s.need = 0
+            s.lneed = 0
             if initial:
                 s.base_up = int(s.up_rate * w.announce_interval * life.random())
-        s.t_done = t + s.need / s.down_rate if s.need else t
+        s.origin = t
+        s.up0 = s.dn0 = 0
+        s.t_done = t + s.lneed / s.down_rate if s.lneed else t
         s.t_end = s.t_done + seeding
         s.vanish = life.random() < w.vanish_fraction
         restart_u = life.random()
@@ -258,10 +267,12 @@ class SessionFactory:
         s.slot = False
         s.t0 = t
         s.up_rate, s.down_rate = parent.up_rate, parent.down_rate
-        _, down, _ = parent.counters(t)
-        s.need = parent.need - (down - parent.base_down)
+        # The transfer continues: same lineage origin, counters from zero.
+        s.origin, s.lneed, s.t_done = parent.origin, parent.lneed, parent.t_done
+        up, down, _ = parent.counters(t)
+        s.up0 = up - parent.base_up + parent.up0
+        s.dn0 = down - parent.base_down + parent.dn0
         s.base_up = s.base_down = 0
-        s.t_done = t + s.need / s.down_rate if s.need else t
         s.t_end = parent.t_end
         s.t_restart = float("inf")
         s.vanish = parent.vanish
