@@ -1,0 +1,160 @@
+"""The runner's side of the adapter protocol (PROTOCOL.md, version 1).
+
+:class:`AdapterClient` owns one :class:`AdapterProcess` and speaks the
+protocol over it: the handshake, a reset per case, one step request per
+step, and ``bye``. Every reply is checked against
+``schema/protocol.schema.json`` (the envelope, and the observation's shape
+for the step's op); anything else raises :class:`ProtocolError` saying what
+was wrong. A well-formed observation with wrong *values* is not a protocol
+error: the runner compares it and reports a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from ._process import AdapterError, AdapterProcess, ProtocolError
+
+PROTOCOL_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterInfo:
+    """What the adapter said about itself in the handshake."""
+
+    implementation: str
+    version: str
+    features: frozenset[str]
+
+
+class Unsupported(Exception):
+    """The adapter declined a case at reset (an honest skip)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class StepFailed(AdapterError):
+    """The adapter answered a step with an ``error`` reply."""
+
+
+@cache
+def protocol_schema() -> dict[str, Any]:
+    """The protocol's JSON Schema, as shipped with the package."""
+    text = resources.files("privtrak.conformance").joinpath(
+        "schema", "protocol.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator(definition: str) -> jsonschema.Draft202012Validator:
+    schema = protocol_schema()
+    sub = {"$schema": schema["$schema"], "$defs": schema["$defs"],
+           "$ref": f"#/$defs/{definition}"}
+    return jsonschema.Draft202012Validator(sub)
+
+
+def schema_problem(definition: str, value: object) -> str | None:
+    """The first way ``value`` breaks ``$defs/<definition>``, or ``None``."""
+    errors = sorted(_validator(definition).iter_errors(value), key=lambda e: list(e.path))
+    if not errors:
+        return None
+    err = errors[0]
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.path)
+    return f"{where or '<top>'}: {err.message}"
+
+
+class AdapterClient:
+    """A running adapter after a successful handshake. Build with :meth:`start`."""
+
+    def __init__(self, process: AdapterProcess, info: AdapterInfo, timeout: float) -> None:
+        self.process = process
+        self.info = info
+        self.timeout = timeout
+
+    @classmethod
+    def start(cls, command: str, timeout: float) -> AdapterClient:
+        """Start ``command`` and shake hands within ``timeout`` seconds.
+
+        Raises AdapterStartError (cannot start) or AdapterError (no valid
+        hello); the process is killed in the latter case.
+        """
+        process = AdapterProcess(command)
+        try:
+            process.send({"type": "hello", "protocol": PROTOCOL_VERSION})
+            reply = process.receive(timeout)
+            problem = schema_problem("hello_reply", reply)
+            if problem is not None:
+                if reply.get("type") == "hello" and reply.get("protocol") != PROTOCOL_VERSION:
+                    problem = (f"the adapter speaks protocol {reply.get('protocol')!r}; "
+                               f"this runner speaks {PROTOCOL_VERSION}")
+                raise ProtocolError(f"bad hello reply {_show(reply)}: {problem}",
+                                    process.stderr_tail())
+        except AdapterError:
+            process.kill()
+            raise
+        info = AdapterInfo(reply["implementation"], reply["version"],
+                           frozenset(reply["features"]))
+        return cls(process, info, timeout)
+
+    def reset(self, case_id: str, preset: str, config: dict[str, Any], start: int,
+              timeout: float | None = None) -> None:
+        """Ask for a fresh instance; raises Unsupported if the adapter declines."""
+        self.process.send({"type": "reset", "case": case_id, "preset": preset,
+                           "config": config, "start": start})
+        reply = self._receive(timeout)
+        kind = reply.get("type")
+        if kind == "unsupported" and schema_problem("unsupported", reply) is None:
+            raise Unsupported(reply["reason"])
+        problem = schema_problem("ready", reply)
+        if problem is not None:
+            raise ProtocolError(f"reset: expected ready or unsupported, got {_show(reply)}: "
+                                f"{problem}", self.process.stderr_tail())
+
+    def step(self, index: int, step: dict[str, Any],
+             timeout: float | None = None) -> dict[str, Any]:
+        """Run one step; the adapter's observation, checked for its shape."""
+        self.process.send({"type": "step", "index": index, "step": step})
+        reply = self._receive(timeout)
+        tail = self.process.stderr_tail
+        if reply.get("type") == "error" and schema_problem("error_reply", reply) is None:
+            if reply["index"] != index:
+                raise ProtocolError(f"error reply for step {reply['index']} while step {index} "
+                                    "was asked", tail())
+            raise StepFailed(f"the adapter reported an error: {reply['message']}", tail())
+        problem = schema_problem("observation_reply", reply)
+        if problem is not None:
+            raise ProtocolError(f"expected an observation or error reply, got {_show(reply)}: "
+                                f"{problem}", tail())
+        if reply["index"] != index:
+            raise ProtocolError(f"observation for step {reply['index']} while step {index} was "
+                                "asked", tail())
+        observation: dict[str, Any] = reply["observation"]
+        problem = schema_problem(f"observation_{step['op']}", observation)
+        if problem is not None:
+            raise ProtocolError(f"malformed {step['op']} observation {_show(observation)}: "
+                                f"{problem}", tail())
+        return observation
+
+    def bye(self) -> None:
+        """Say goodbye and wait briefly for the exit; never raises."""
+        with contextlib.suppress(AdapterError):
+            self.process.send({"type": "bye"})
+        self.process.close(timeout=2.0)
+
+    def _receive(self, timeout: float | None) -> dict[str, Any]:
+        return self.process.receive(self.timeout if timeout is None else timeout)
+
+
+def _show(value: object) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -1,0 +1,479 @@
+"""``privtrak conform fuzz``: differential fuzzing against the reference.
+
+Hypothesis generates random traces (a configuration plus a list of steps),
+biased toward what breaks trackers: one to three users on one or two
+torrents with one or two peers each, tiny batch sizes and shard counts, time
+jumps that land exactly before, on and after ``peer_lifetime``,
+``gc_interval``, ``max_batch_age`` and the retry backoff, scripted handler
+failures, counter resets and counters at the 2**63 and 2**64 edges. Each
+trace runs step by step on the adapter and on the reference executor at the
+same time; the first observation that differs (or an adapter that crashes,
+hangs or breaks the protocol) is a divergence. Hypothesis then shrinks the
+trace to a minimal one, which is printed and written as a vector file in
+the packaged format, ready to commit.
+
+The search is bounded by ``--max-examples`` and ``--time`` and is
+deterministic for a given ``--seed`` (and a deterministic adapter): the same
+seed tries the same traces in the same order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from privtrak.reference import (
+    AnnounceRequest,
+    Config,
+    Event,
+    InfoHash,
+    PeerId,
+    config_to_mapping,
+    parse_config,
+)
+
+from ._client import AdapterInfo, StepFailed, Unsupported
+from ._diff import Divergence, compare
+from ._execute import Execution
+from ._process import AdapterError
+from ._session import CannotRun, RunOptions, Session
+from ._steps import (
+    AnnounceStep,
+    DeliverStep,
+    GcStep,
+    HandlerOutcome,
+    HandlerStep,
+    SnapshotRestoreStep,
+    StateStep,
+    Step,
+    StopStep,
+    encode_observation,
+    encode_step,
+)
+from ._vectors import Case, CaseStep, dumps_file, required_features
+
+DEFAULT_MAX_EXAMPLES = 300
+DEFAULT_TIMEOUT = 5.0
+EXIT_DIVERGENCE = 1
+EXIT_CANNOT_RUN = 2
+
+USERS: tuple[str, ...] = (
+    "00112233445566778899aabbccddeeff",
+    "ffeeddccbbaa99887766554433221100",
+    "0123456789abcdef0123456789abcdef",
+)
+"""Passkeys of the fuzzed users (their shards differ for most shard counts)."""
+BAD_CREDENTIAL = "/not-a-passkey/announce"
+TORRENTS: tuple[bytes, ...] = (bytes.fromhex("aa" * 20), bytes.fromhex("bb" * 20))
+PEERS: tuple[bytes, ...] = (b"-PT0001-" + b"a" * 12, b"-PT0001-" + b"b" * 12)
+BIG: tuple[int, ...] = (2**63 - 1, 2**63, 2**64 - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """One generated case: a configuration, a start time and the steps."""
+
+    config: Config
+    start: int
+    steps: tuple[Step, ...]
+
+
+# -- generation -------------------------------------------------------------------
+
+
+@st.composite
+def configs(draw: st.DrawFn, presets: Sequence[str]) -> Config:
+    """A small configuration of one of ``presets``: few shards, tiny batches."""
+    preset = draw(st.sampled_from(list(presets)))
+    raw: dict[str, Any] = {
+        "preset": preset,
+        "batch_size": draw(st.sampled_from([1, 2, 3, 4, 8])),
+        "shard_count": draw(st.sampled_from([1, 2, 3])),
+        "peer_lifetime": draw(st.sampled_from([5, 10, 30])),
+        "gc_interval": draw(st.sampled_from([3, 7, 20])),
+        "retry_backoff_initial": draw(st.sampled_from([1, 2])),
+        "retry_backoff_max": draw(st.sampled_from([4, 30])),
+    }
+    default_age = "off" if preset == "seed" else 5
+    raw["max_batch_age"] = draw(st.sampled_from([default_age, 2, 5, "off"]))
+    raw["max_pending"] = draw(st.sampled_from(["off", "off", "off", 50, 3]))
+    return parse_config(raw)
+
+
+def _time_jumps(config: Config) -> list[int]:
+    """Time advances that sit on the configuration's boundaries."""
+    life, gc = config.peer_lifetime, config.gc_interval
+    jumps = {0, 1, 2, life - 1, life, life + 1, gc, gc + 1, config.retry_backoff_initial,
+             config.retry_backoff_max}
+    if config.max_batch_age is not None:
+        jumps |= {config.max_batch_age - 1, config.max_batch_age}
+    # Small steps dominate, so entries live long enough to be announced again.
+    return [0, 0, 0, 0, 1, 1, 1, 2, 2, *sorted(j for j in jumps if j >= 0)]
+
+
+_KINDS = ("skip", *("announce",) * 12, *("deliver",) * 4, *("gc",) * 3, *("handler",) * 3,
+          "state", "state", "snapshot_restore", "stop")
+"""Step kinds by weight. ``skip`` (no step) comes first: shrinking moves choices
+toward the first element, so it removes steps from a fixed-length plan list."""
+_CHANGES = ("grow",) * 7 + ("same", "reset", "reset", "big")
+_EVENTS = (Event.NONE,) * 5 + (Event.STARTED, Event.COMPLETED, Event.STOPPED)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One step's random choices, independent of the others so that Hypothesis
+    can delete any step while shrinking; :func:`_realise` turns a list of
+    plans into steps (running time and counters)."""
+
+    kind: str
+    jump: int
+    user: int
+    torrent: int
+    peer: int
+    change: str
+    amount: int
+    event: Event
+    bad_credential: bool
+    left: int
+    outcomes: tuple[HandlerOutcome, ...]
+
+
+def _plans(kinds: Sequence[str], jumps: Sequence[int]) -> st.SearchStrategy[_Plan]:
+    return st.builds(
+        _Plan,
+        kind=st.sampled_from(list(kinds)),
+        jump=st.sampled_from(list(jumps)),
+        # Mostly the first user, torrent and peer: state is only interesting
+        # when announces meet the same entries again.
+        user=st.sampled_from((0, 0, 0, 0, 1, 1, 2)),
+        torrent=st.sampled_from((0, 0, 0, 1)),
+        peer=st.sampled_from((0, 0, 0, 1)),
+        change=st.sampled_from(_CHANGES),
+        amount=st.integers(0, 3),
+        event=st.sampled_from(_EVENTS),
+        # Shrinks toward a valid credential (False) and ok outcomes.
+        bad_credential=st.integers(0, 24).map(lambda n: n == 24),
+        left=st.sampled_from([0, 100]),
+        outcomes=st.lists(st.sampled_from(list(HandlerOutcome)), min_size=1,
+                          max_size=3).map(tuple),
+    )
+
+
+@st.composite
+def traces(draw: st.DrawFn, presets: Sequence[str], snapshots: bool = True,
+           max_steps: int = 30) -> Trace:
+    """A random trace; see the module docstring for its biases."""
+    config = draw(configs(presets))
+    start = draw(st.sampled_from([0, 1000]))
+    kinds = [k for k in _KINDS if snapshots or k != "snapshot_restore"]
+    # Mostly long traces (more chances to meet an entry again); shrinking
+    # turns plans into skips, so the length itself need not shrink.
+    length = draw(st.sampled_from((max(1, max_steps // 4), max(1, max_steps // 2), max_steps,
+                                   max_steps, max_steps)))
+    plans = draw(st.lists(_plans(kinds, _time_jumps(config)), min_size=length,
+                          max_size=length))
+    return Trace(config, start, _realise(plans, start))
+
+
+_GROW_UP = (0, 1, 7, 1000)
+_GROW_DOWN = (0, 3, 500, 500)
+
+
+def _realise(plans: Sequence[_Plan], start: int) -> tuple[Step, ...]:
+    """Steps from plans: time only moves forward, counters mostly grow, a stop
+    happens only in the last quarter, and after it only announces, state,
+    handler and snapshot steps follow."""
+    counters: dict[tuple[int, int, int], tuple[int, int]] = {}
+    now = start
+    stopped = False
+    steps: list[Step] = []
+    for index, plan in enumerate(plans):
+        kind = plan.kind
+        if kind == "skip":
+            continue
+        if kind == "stop" and 4 * index < 3 * len(plans):
+            kind = "state"  # a stop early on would leave little but "closing" to observe
+        if stopped and kind in ("deliver", "gc", "stop"):
+            kind = "announce"
+        if kind == "handler":
+            steps.append(HandlerStep(plan.outcomes))
+            continue
+        now += plan.jump
+        if kind == "announce":
+            steps.append(AnnounceStep(now, _request(plan, counters)))
+        elif kind == "deliver":
+            steps.append(DeliverStep(now))
+        elif kind == "gc":
+            steps.append(GcStep(now))
+        elif kind == "state":
+            steps.append(StateStep(now))
+        elif kind == "snapshot_restore":
+            steps.append(SnapshotRestoreStep(now))
+        else:
+            stopped = True
+            steps.append(StopStep(now))
+    return tuple(steps)
+
+
+def _request(plan: _Plan, counters: dict[tuple[int, int, int], tuple[int, int]]
+             ) -> AnnounceRequest:
+    key = (plan.user, plan.torrent, plan.peer)
+    old_up, old_down = counters.get(key, (0, 0))
+    if plan.change == "grow":
+        new_up = min(old_up + _GROW_UP[plan.amount], BIG[-1])
+        new_down = min(old_down + _GROW_DOWN[plan.amount], BIG[-1])
+    elif plan.change == "same":
+        new_up, new_down = old_up, old_down
+    elif plan.change == "reset":
+        new_up, new_down = plan.amount % 2, 0
+    else:
+        new_up = BIG[plan.amount % len(BIG)]
+        new_down = old_down if plan.amount == 3 else BIG[plan.amount % len(BIG)]
+    counters[key] = (new_up, new_down)
+    credential = BAD_CREDENTIAL if plan.bad_credential else f"/{USERS[plan.user]}/announce"
+    return AnnounceRequest(credential, InfoHash(TORRENTS[plan.torrent]),
+                           PeerId(PEERS[plan.peer]), new_up, new_down, plan.left, plan.event,
+                           "10.0.0.1", 6881)
+
+
+# -- lock-step execution -------------------------------------------------------------
+
+
+class Diverged(Exception):
+    """The adapter and the reference disagree on ``trace`` at ``step``."""
+
+    def __init__(self, trace: Trace, step: int, message: str,
+                 divergence: Divergence | None, stderr_tail: str = "") -> None:
+        self.trace = trace
+        self.step = step
+        self.message = message
+        self.divergence = divergence
+        self.stderr_tail = stderr_tail
+        super().__init__(f"step {step}: {message}")
+
+
+def run_lockstep(session: Session, trace: Trace, case_id: str = "fuzz") -> None:
+    """Run ``trace`` on the adapter and on the reference; raise :class:`Diverged`
+    at the first difference. Raises :class:`Unsupported` if the adapter declines."""
+    info = session.info
+    assert info is not None
+    client = session.ensure()
+    execution = Execution(trace.config, trace.start)
+    config = config_to_mapping(trace.config)
+    step_index = -1
+    try:
+        client.reset(case_id, trace.config.preset, config, trace.start)
+        for step_index, step in enumerate(trace.steps):
+            expected = encode_observation(execution.apply(step))
+            observed = client.step(step_index, encode_step(step))
+            divergence = compare(expected, observed, info.features)
+            if divergence is not None:
+                raise Diverged(trace, step_index, f"{step.op} observation differs at "
+                               f"{', '.join(p or '<observation>' for p in divergence.paths)}",
+                               divergence)
+    except AdapterError as exc:
+        if not isinstance(exc, StepFailed):
+            session.discard()
+        raise Diverged(trace, max(step_index, 0), exc.message, None, exc.stderr_tail) from None
+
+
+@dataclass(frozen=True, slots=True)
+class FuzzResult:
+    """What a fuzzing run found."""
+
+    examples: int
+    """Traces run on the adapter (including those run while shrinking)."""
+    caught_after: int | None
+    """How many traces ran up to and including the first divergent one."""
+    failure: Diverged | None
+    """The shrunk, minimal divergence, or ``None``."""
+
+
+def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAULT_MAX_EXAMPLES,
+         time_limit: float | None = None, seed: int = 0, max_steps: int = 30) -> FuzzResult:
+    """Search for a divergence; shrink the first one found. See the module docstring."""
+    info = session.info
+    assert info is not None
+    usable = [p for p in presets if _preset_usable(p, info)]
+    if not usable:
+        raise CannotRun(f"the adapter supports none of the presets {list(presets)} with the "
+                        "features they need")
+    snapshots = "snapshot" in info.features
+    stop_at = None if time_limit is None else time.monotonic() + time_limit
+    counts = {"run": 0}
+    caught: list[int] = []
+
+    @settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
+              phases=(Phase.generate, Phase.shrink), print_blob=False,
+              report_multiple_bugs=False, suppress_health_check=list(HealthCheck))
+    @hypothesis_seed(seed)
+    @given(traces(usable, snapshots, max_steps))
+    def check(trace: Trace) -> None:
+        if not caught and stop_at is not None and time.monotonic() > stop_at:
+            return  # out of time: let the remaining examples pass unrun
+        counts["run"] += 1
+        try:
+            run_lockstep(session, trace)
+        except Unsupported:
+            return
+        except Diverged:
+            if not caught:
+                caught.append(counts["run"])
+            raise
+
+    try:
+        check()
+    except Diverged as exc:
+        return FuzzResult(counts["run"], caught[0] if caught else None, exc)
+    return FuzzResult(counts["run"], None, None)
+
+
+def _preset_usable(preset: str, info: AdapterInfo) -> bool:
+    needed = required_features(parse_config({"preset": preset}), ())
+    return all(f in info.features for f in needed)
+
+
+# -- output ----------------------------------------------------------------------------
+
+
+def describe_step(step: Step) -> str:
+    """One readable line for a step."""
+    if isinstance(step, HandlerStep):
+        return "handler outcomes " + ", ".join(o.value for o in step.outcomes)
+    if isinstance(step, AnnounceStep):
+        r = step.request
+        who = "bad credential" if r.credential == BAD_CREDENTIAL else (
+            f"user {_index(USERS, r.credential.strip('/').split('/')[0])}")
+        return (f"t={step.now} announce {who} torrent {_index(TORRENTS, r.info_hash)} "
+                f"peer {_index(PEERS, r.peer_id)} up={r.uploaded} down={r.downloaded} "
+                f"left={r.left} event={r.event.value}")
+    return f"t={step.now} {step.op}"
+
+
+def _index(pool: Sequence[Any], value: Any) -> str:
+    return str(pool.index(value)) if value in pool else repr(value)
+
+
+def render_failure(failure: Diverged) -> str:
+    """The minimal trace, step by step, then the divergence."""
+    trace = failure.trace
+    mapping = config_to_mapping(trace.config)
+    knobs = ", ".join(f"{k}={mapping[k]}" for k in (
+        "batch_size", "shard_count", "peer_lifetime", "gc_interval", "max_batch_age",
+        "max_pending", "retry_backoff_initial", "retry_backoff_max"))
+    lines = [f"minimal divergent trace ({trace.config.preset} preset, {knobs}, "
+             f"start={trace.start}):"]
+    for i, step in enumerate(trace.steps):
+        marker = ">>" if i == failure.step else "  "
+        lines.append(f"  {marker} {i:2} {describe_step(step)}")
+    heading = f"step {failure.step}: {failure.message}"
+    if failure.divergence is not None:
+        lines.append(failure.divergence.render(heading))
+    else:
+        lines.append(heading)
+        if failure.stderr_tail:
+            lines.append("adapter stderr (last lines):")
+            lines.extend("  " + line for line in failure.stderr_tail.splitlines())
+    return "\n".join(lines)
+
+
+def failure_case(failure: Diverged, implementation: str, seed: int) -> Case:
+    """The minimal trace as a vector case, expectations from the reference."""
+    trace = failure.trace
+    execution = Execution(trace.config, trace.start)
+    steps = tuple(CaseStep(s, execution.apply(s)) for s in trace.steps)
+    digest = _digest(encode_step(s) for s in trace.steps)
+    return Case(
+        id=f"fuzz/{trace.config.preset}/seed-{seed}-{digest}",
+        description=(f"Minimal trace on which {implementation} diverged from the reference "
+                     f"at step {failure.step} ({failure.message}); found by privtrak conform "
+                     f"fuzz --seed {seed}."),
+        rules=(), defects=(), preset=trace.config.preset,
+        features=tuple(required_features(trace.config, trace.steps)),
+        start=trace.start, config=trace.config, steps=steps)
+
+
+def _digest(items: Iterable[Any]) -> str:
+    h = hashlib.sha256()
+    for item in items:
+        h.update(json.dumps(item, sort_keys=True).encode())
+    return h.hexdigest()[:10]
+
+
+# -- command line ------------------------------------------------------------------------
+
+
+def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
+    """``privtrak conform fuzz``'s options."""
+    parser.add_argument("--adapter", metavar="COMMAND", default=argparse.SUPPRESS,
+                        help="the adapter command line, e.g. 'privtrak adapter'")
+    parser.add_argument("--preset", action="append", choices=("seed", "recommended"),
+                        default=argparse.SUPPRESS,
+                        help="fuzz only this preset (repeatable; default both)")
+    parser.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, metavar="N",
+                        help=f"run at most N traces (default {DEFAULT_MAX_EXAMPLES})")
+    parser.add_argument("--time", type=float, default=None, metavar="SECONDS",
+                        help="stop generating new traces after this long")
+    parser.add_argument("--seed", type=int, default=0, help="the random seed (default 0)")
+    parser.add_argument("--max-steps", type=int, default=30, metavar="N",
+                        help="steps per trace at most (default 30)")
+    parser.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="SECONDS",
+                        help=f"wait at most this long for one reply (default "
+                             f"{DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="where to write the divergent trace as a vector file (default "
+                             "fuzz-<implementation>-seed<S>.json in the current directory)")
+
+
+def run_fuzz(args: argparse.Namespace, out: TextIO | None = None,
+             err: TextIO | None = None) -> int:
+    """Entry point of ``privtrak conform fuzz``: 0 no divergence, 1 one found, 2 cannot run."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    if not getattr(args, "adapter", None):
+        print("privtrak conform fuzz: --adapter COMMAND is required", file=err)
+        return EXIT_CANNOT_RUN
+    presets = list(getattr(args, "preset", None) or ["seed", "recommended"])
+    timeout = getattr(args, "timeout", DEFAULT_TIMEOUT)
+    session = Session(RunOptions(args.adapter, timeout, timeout))
+    try:
+        info = session.open()
+        result = fuzz(session, presets=presets, max_examples=args.max_examples,
+                      time_limit=args.time, seed=args.seed, max_steps=args.max_steps)
+    except CannotRun as exc:
+        print(f"privtrak conform fuzz: cannot run: {exc}", file=err)
+        return EXIT_CANNOT_RUN
+    finally:
+        session.close()
+        session.discard()
+    name = f"{info.implementation} {info.version}".strip()
+    if result.failure is None:
+        print(f"conform fuzz: no divergence in {result.examples} traces (adapter: {name}, "
+              f"seed {args.seed})", file=out)
+        return 0
+    print(render_failure(result.failure), file=out)
+    case = failure_case(result.failure, info.implementation, args.seed)
+    path = args.out if args.out is not None else Path(
+        f"fuzz-{_slug(info.implementation)}-seed{args.seed}.json")
+    path.write_text(dumps_file("fuzz", [case]), encoding="utf-8")
+    print(f"conform fuzz: divergence after {result.caught_after} traces, shrunk to "
+          f"{len(result.failure.trace.steps)} steps ({result.examples} traces run in all; "
+          f"adapter: {name}, seed {args.seed}); vector written to {path}", file=out)
+    return EXIT_DIVERGENCE
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "adapter"
+

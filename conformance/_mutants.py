@@ -1,0 +1,269 @@
+"""Mutants: the reference with one deliberate semantic bug each.
+
+They prove that the conformance kit catches real mistakes: the test suite
+runs every mutant behind the ordinary adapter protocol and requires both the
+vector runner and the differential fuzzer to flag it. Each mutant is a
+:class:`~privtrak.reference.Tracker` subclass (the bug, in a few lines)
+wrapped in an :class:`~privtrak.conformance._execute.Execution` subclass,
+so it survives ``snapshot_restore`` like the reference does.
+
+Run one as an adapter::
+
+    python -m privtrak.conformance._mutants NAME
+    privtrak adapter --mutant NAME
+
+:data:`MUTANTS` maps each name to its implementation factory; the first line
+of each tracker class's docstring says what is broken.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, ClassVar
+
+import privtrak.reference._tracker as _tracker_module
+from privtrak import __version__
+from privtrak.reference import (
+    AnnounceRequest,
+    AnnounceResult,
+    Config,
+    Event,
+    HandlerFailure,
+    Outcome,
+    PasskeyIdentifier,
+    StopUndelivered,
+    Tracker,
+    restore,
+    shard_of,
+)
+from privtrak.reference._results import CloseReport
+from privtrak.reference._tracker import _Entry, _User
+
+from ._adapter import ALL_FEATURES, AdapterInfo, serve
+from ._execute import Execution
+
+# -- the broken trackers ------------------------------------------------------
+
+
+class BatchSizeOffByOne(Tracker):
+    """Seals a shard buffer at batch_size + 1 records instead of batch_size (R6.1)."""
+
+    def _configure_hot_path(self) -> None:
+        super()._configure_hot_path()
+        self._batch_size = self._config.batch_size + 1
+
+
+class LostOnFailure(Tracker):
+    """Forgets a batch whose delivery failed instead of retrying it (R6.5)."""
+
+    def batch_failed(self, batch_id: int, now: int) -> bool:
+        self._now = max(self._now, now)
+        pending = self._batcher.resolve(batch_id)
+        self._counts["batches_failed"] += 1
+        return pending.on_path and (
+            self._config.policy.handler_failure is HandlerFailure.FAIL_ANNOUNCE)
+
+
+class DuplicatedOnRetry(Tracker):
+    """A failed batch's records come back twice: retried, and also re-buffered (R6.5)."""
+
+    def batch_failed(self, batch_id: int, now: int) -> bool:
+        batch = self._batcher.in_flight[batch_id].batch
+        fail_announce = super().batch_failed(batch_id, now)
+        for record in batch.records:
+            self._batcher.append(batch.shard, record, now)
+        return fail_announce
+
+
+class NegativeDeltaRecommended(Tracker):
+    """Credits a negative delta when counters go down, even under the recommended preset (R4.1)."""
+
+    def _configure_hot_path(self) -> None:
+        super()._configure_hot_path()
+        self._reset_on_decrease = False
+
+
+class PurgeTooEarly(Tracker):
+    """Purges an entry at exactly peer_lifetime seconds of silence, one second early (R7)."""
+
+    def _configure_hot_path(self) -> None:
+        super()._configure_hot_path()
+        self._lifetime = self._config.peer_lifetime - 1
+
+
+class PurgeNever(Tracker):
+    """Never drops a stale entry: neither GC, nor the announce path, nor expiry (R7)."""
+
+    def _configure_hot_path(self) -> None:
+        super()._configure_hot_path()
+        self._expire_stale = False
+
+    def _purge_user(self, user: Any, ustate: _User, cutoff: int, now: int) -> bool:
+        return False
+
+
+def _fnv1_shard(user: bytes, shard_count: int) -> int:
+    """FNV-1 (multiply, then xor) instead of FNV-1a: the classic mix-up."""
+    h = 0x811C9DC5
+    for byte in user:
+        h = ((h * 0x01000193) & 0xFFFFFFFF) ^ byte
+    return h % shard_count
+
+
+@contextmanager
+def _shard_function(function: Callable[[bytes, int], int]) -> Iterator[None]:
+    saved = _tracker_module.shard_of
+    _tracker_module.shard_of = function
+    try:
+        yield
+    finally:
+        _tracker_module.shard_of = saved
+
+
+class WrongShardHash(Tracker):
+    """Picks the shard with FNV-1 instead of FNV-1a (R2.3)."""
+
+    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+        with _shard_function(_fnv1_shard):
+            return super().announce(request, now)
+
+    def shard_of(self, user: Any) -> int:
+        state = self._users.get(user)
+        return state.shard if state is not None else _fnv1_shard(user, self._config.shard_count)
+
+
+class StoppedNotRemoving(Tracker):
+    """Keeps the entry after a ``stopped`` announce on a known entry (R5.1)."""
+
+    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+        result = super().announce(request, now)
+        if result.outcome is Outcome.STOPPED and result.user is not None:
+            user = result.user
+            key = request.info_hash + request.peer_id if self._key_by_peer \
+                else request.info_hash
+            ustate = self._users.get(user)
+            if ustate is None:
+                ustate = _User(shard_of(user, self._config.shard_count), now)
+                self._users[user] = ustate
+            if key not in ustate.entries:
+                ustate.entries[key] = _Entry(request.uploaded, request.downloaded, now, False)
+                self._entry_count += 1
+        return result
+
+
+class CounterWrapRecommended(Tracker):
+    """Wraps counters above 2**63-1 into int64 instead of rejecting them (R9.2)."""
+
+    def _configure_hot_path(self) -> None:
+        super()._configure_hot_path()
+        self._reject_big = False
+
+
+class CompletedTwice(Tracker):
+    """Forgets that an entry already completed, so every ``completed`` is a snatch (R5.2)."""
+
+    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+        result = super().announce(request, now)
+        if request.event is Event.COMPLETED and result.user is not None:
+            ustate = self._users.get(result.user)
+            if ustate is not None:
+                for entry in ustate.entries.values():
+                    entry.completed = False
+        return result
+
+
+class NoBackoff(Tracker):
+    """Retries a failed batch at once, ignoring retry_backoff_initial (R6.5)."""
+
+    def _backoff(self, attempts: int) -> int:
+        return 0
+
+
+class StopDrops(Tracker):
+    """Drops undelivered batches at close even when the policy says return them (R8.2)."""
+
+    def close(self, now: int) -> CloseReport:
+        policy = self._config.policy
+        if policy.stop_undelivered is StopUndelivered.RETURN:
+            self._config = replace(self._config, policy=replace(
+                policy, stop_undelivered=StopUndelivered.DROP))
+        return super().close(now)
+
+
+# -- behind the executor --------------------------------------------------------
+
+
+class MutantExecution(Execution):
+    """The reference executor running a broken tracker class."""
+
+    tracker_class: ClassVar[type[Tracker]] = Tracker
+
+    def make_tracker(self, config: Config, start: int) -> Tracker:
+        return self.tracker_class(config, PasskeyIdentifier(), now=start)
+
+    def restore_tracker(self, doc: dict[str, Any]) -> Tracker:
+        tracker = restore(doc, PasskeyIdentifier())
+        tracker.__class__ = self.tracker_class
+        tracker._configure_hot_path()  # the subclass's hot-path tweaks
+        return tracker
+
+
+class SnapshotLosesPending(MutantExecution):
+    """Restores a snapshot without the records still buffered in shards (R8.3)."""
+
+    def restore_tracker(self, doc: dict[str, Any]) -> Tracker:
+        return super().restore_tracker({**doc, "buffers": []})
+
+
+def _execution(tracker_class: type[Tracker]) -> type[MutantExecution]:
+    return type(f"{tracker_class.__name__}Execution", (MutantExecution,),
+                {"tracker_class": tracker_class, "__doc__": tracker_class.__doc__})
+
+
+MUTANTS: Mapping[str, Callable[[Config, int], Execution]] = {
+    "batch-size-off-by-one": _execution(BatchSizeOffByOne),
+    "lost-on-failure": _execution(LostOnFailure),
+    "duplicated-on-retry": _execution(DuplicatedOnRetry),
+    "negative-delta-recommended": _execution(NegativeDeltaRecommended),
+    "purge-too-early": _execution(PurgeTooEarly),
+    "purge-never": _execution(PurgeNever),
+    "wrong-shard-hash": _execution(WrongShardHash),
+    "stopped-not-removing": _execution(StoppedNotRemoving),
+    "counter-wrap-recommended": _execution(CounterWrapRecommended),
+    "snapshot-loses-pending": SnapshotLosesPending,
+    "completed-twice": _execution(CompletedTwice),
+    "no-backoff": _execution(NoBackoff),
+    "stop-drops": _execution(StopDrops),
+}
+"""Mutant name -> implementation factory (``factory(config, start)``)."""
+
+
+def describe(name: str) -> str:
+    """The one-line description of mutant ``name``."""
+    doc = getattr(MUTANTS[name], "__doc__", None) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else name
+
+
+def adapter_command(name: str) -> str:
+    """The shell command that serves mutant ``name`` over the adapter protocol."""
+    return f"{sys.executable} -m privtrak.conformance._mutants {name}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m privtrak.conformance._mutants NAME``: serve one mutant on stdio."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1 or args[0] not in MUTANTS:
+        print("usage: python -m privtrak.conformance._mutants NAME\nmutants:", file=sys.stderr)
+        for name in MUTANTS:
+            print(f"  {name:28} {describe(name)}", file=sys.stderr)
+        return 2
+    name = args[0]
+    info = AdapterInfo(f"mutant:{name}", __version__, ALL_FEATURES)
+    return serve(MUTANTS[name], info, sys.stdin, sys.stdout, sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
