@@ -16,6 +16,9 @@ announces. Figures per client count:
 * ``announces_per_second``: announces accounted by the reference core per
   wall-clock second of ``privtrak.sim.run`` (scenario setup, population,
   the run and the final accounting all included);
+* ``steady_announces_per_second`` (and per CPU second): the same rate
+  measured only between progress marks from a tenth of the run to its end,
+  so the one-off cost of building the population is left out;
 * ``bare_simpy_timeouts_per_second`` and ``ratio_vs_bare_simpy``: the
   simulation's announce rate divided by the bare loop's timeout rate (1.0
   would mean an announce costs no more than one bare SimPy timeout);
@@ -105,8 +108,16 @@ def measure(clients: int, duration: float) -> dict[str, Any]:
     scenario = scaled_scenario(clients, duration)
     gc.collect()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    marks: list[tuple[float, float, float, int]] = []
+    holder: list[Simulation] = []
+
+    def mark(simulated: float) -> None:
+        marks.append((simulated, time.perf_counter(), time.process_time(),
+                      holder[0].announces_accounted))
+
     t0, c0 = time.perf_counter(), time.process_time()
-    sim = Simulation(scenario)
+    sim = Simulation(scenario, on_progress=mark)
+    holder.append(sim)
     sim.run()
     result = collect(sim)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -115,6 +126,15 @@ def measure(clients: int, duration: float) -> dict[str, Any]:
     # SimPy numbers every scheduled event from one counter (Environment._eid).
     events = next(sim.env._eid)
     interval = scenario.workload.announce_interval
+    # Steady state: from the first progress mark past a tenth of the run
+    # (population and warm start done) to the last mark.
+    steady = [m for m in marks if m[0] >= duration / 10]
+    steady_rate = steady_cpu_rate = None
+    if len(steady) >= 2:
+        (_, w0, cp0, a0), (_, w1, cp1, a1) = steady[0], steady[-1]
+        steady_rate = round((a1 - a0) / (w1 - w0))
+        steady_cpu_rate = round((a1 - a0) / (cp1 - cp0))
+    holder.clear()
     del sim, result
     gc.collect()
     bare_wall, bare_cpu = bare_simpy(announces, clients, interval)
@@ -126,6 +146,8 @@ def measure(clients: int, duration: float) -> dict[str, Any]:
         "cpu_seconds": round(cpu, 3),
         "announces_per_second": round(announces / wall),
         "announces_per_cpu_second": round(announces / cpu),
+        "steady_announces_per_second": steady_rate,
+        "steady_announces_per_cpu_second": steady_cpu_rate,
         "simpy_events_scheduled": events,
         "simpy_events_per_announce": round(events / announces, 3) if announces else None,
         "bare_simpy_timeouts": announces,
