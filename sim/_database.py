@@ -66,7 +66,7 @@ class Database:
     def plan_call(self, batch: Batch, t: float) -> tuple[float, CallOutcome]:
         """The latency and outcome of a call starting at ``t``."""
         m = self.model
-        if self.in_outage(t):
+        if m.outages and self.in_outage(t):
             return m.outage_fail_after, CallOutcome.FAILED
         latency = (m.base_latency + m.per_record_latency * len(batch.records)) * self._jitter()
         if m.failure_probability or m.failure_after_commit_probability:

@@ -53,6 +53,8 @@ from ._stats import Bucket, Gauges, close_bucket
 from ._workload import Catalogue, Session, SessionFactory, unit, unit_pair
 
 ANNOUNCE, COMPLETE, END, RESTART = 0, 1, 2, 3
+SETTLED = -1
+"""``Session.wk`` of a session whose books are closed."""
 _NONE, _STARTED, _COMPLETED, _STOPPED = Event.NONE, Event.STARTED, Event.COMPLETED, Event.STOPPED
 _REJECTED = Outcome.REJECTED
 _INF = math.inf
@@ -62,11 +64,12 @@ class ShardLock:
     """A FIFO mutex: held until ``free_at`` (a timed hold), or until released
     (``held``, e.g. while a batch is delivered under the lock)."""
 
-    __slots__ = ("free_at", "held", "queue")
+    __slots__ = ("free_at", "held", "holder", "queue")
 
     def __init__(self) -> None:
         self.free_at = 0.0
         self.held = False
+        self.holder: Job | None = None
         self.queue: deque[Job] = deque()
 
 
@@ -130,7 +133,6 @@ class Simulation:
         self.db = Database(sc.database, sc.seed)
         self.locks = [ShardLock() for _ in range(sc.tracker.shard_count)]
         self.ledger = Ledger()
-        self.live: dict[int, Session] = {}
         # Client wake-ups and the SimPy ticks armed to serve them.
         # A ``None`` session stands for a steady-state slot to refill (a rejoin).
         self._wakes: list[tuple[float, int, Session | None]] = []
@@ -236,7 +238,6 @@ class Simulation:
             child = self.factory.restart(s, s.t_restart)
             s.t_end = s.t_restart
             self._end_session(s, "reset")
-            self.live[child.serial] = child
             self._send(child, _STARTED, now)
 
     def _end_session(self, s: Session, cause: str) -> None:
@@ -245,12 +246,12 @@ class Simulation:
         self._maybe_settle(s)
 
     def _maybe_settle(self, s: Session) -> None:
-        if s.ended and s.outstanding == 0 and s.serial in self.live:
+        if s.ended and s.outstanding == 0 and s.wk != SETTLED:
             self._settle(s, s.end_cause, s.t_end)
 
     def _settle(self, s: Session, cause: str, t: float) -> None:
         """Close ``s``'s books: its truth joins the total, its unreported tail a cause."""
-        del self.live[s.serial]
+        s.wk = SETTLED
         up, down, _ = s.counters(t)
         lg = self.ledger
         lg.add("transferred", up - s.base_up, down - s.base_down)
@@ -362,6 +363,7 @@ class Simulation:
                     if not self.posthook:
                         self.requests += 1
                         Timeout(self.env, self.timeout, job).callbacks.append(self._on_timeout)
+                lock.holder = job
                 self._deliver(flush, lock, job, now)
                 return
             self._offq.append(flush)
@@ -405,7 +407,7 @@ class Simulation:
             s.acc_up = up
             s.acc_down = down
             s.accepted = True
-        if s.ended and s.outstanding == 0 and s.serial in self.live:
+        if s.ended and s.outstanding == 0 and s.wk != SETTLED:
             self._settle(s, s.end_cause, s.t_end)
 
     def _deliver(self, batch: Batch, lock: ShardLock | None, job: Job | None,
@@ -455,6 +457,7 @@ class Simulation:
         # On the announce path: the lock is released and the announce answered now.
         now = env.now
         lock.held = False
+        lock.holder = None
         lock.free_at = now
         self.lock_busy_sum += now - call.started
         self.lock_sojourn_sum += now - job.arrival
@@ -480,6 +483,11 @@ class Simulation:
                 break
             self.flusher_active += 1
             self._deliver(batch, None, None, env.now)
+        # A timer due by the next whole second cannot be late: every deadline
+        # the core can create from now on is a later whole second.
+        pump_at = self._pump_at
+        if pump_at is not None and pump_at <= math.floor(env.now) + 1:
+            return
         wait = self.flusher_poll
         deadline = tracker.next_deadline()
         if deadline is not None:
@@ -508,7 +516,6 @@ class Simulation:
     # -- workload sources ---------------------------------------------------------
 
     def _start_session(self, s: Session, now: float) -> None:
-        self.live[s.serial] = s
         self._send(s, _STARTED, now)
 
     def _new_arrival(self, now: float, *, slot: bool, torrent: int | None = None,
@@ -542,7 +549,6 @@ class Simulation:
             for one in (s, twin):
                 if one is None:
                     continue
-                self.live[one.serial] = one
                 if w.warm_start:
                     self._prime(one)
                 # Already running: the first announce comes at a uniform phase.
@@ -670,8 +676,25 @@ class Simulation:
         self.closing = True
         if self.scenario.tracker_model.stop_at_end and not self.interrupted:
             self._shutdown()
-        for s in list(self.live.values()):
+        for s in self._unsettled():
             self._settle(s, "unreported", min(end, s.t_end))
+
+    def _unsettled(self) -> list[Session]:
+        """Every session whose books are still open: those with a wake-up
+        planned, and those whose announce waits for a lock or holds one. No
+        registry is kept during the run (it would cost memory per client)."""
+        found: dict[int, Session] = {}
+        for _, _, s in self._wakes:
+            if s is not None and s.wk != SETTLED:
+                found[s.serial] = s
+        for lock in self.locks:
+            jobs = list(lock.queue)
+            if lock.holder is not None:
+                jobs.append(lock.holder)
+            for job in jobs:
+                if job.s.wk != SETTLED:
+                    found[job.s.serial] = job.s
+        return [found[k] for k in sorted(found)]
 
     def _reach_end(self, _ev: SimEvent) -> None:
         if not self._end.triggered:

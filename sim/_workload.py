@@ -9,7 +9,7 @@ announce schedule's jitter is a hash of the session's seed and the announce
 number, not a draw from a shared stream.
 
 Ground truth: a session transfers at constant rates (``up_rate``,
-``down_rate`` bytes/s) from ``t0`` until ``t_end``; the download stops once
+``down_rate`` bytes/s) from its start until ``t_end``; the download stops once
 ``lneed`` bytes are in (at ``t_done``). Its counters are the exact integers
 ``base + int(rate * elapsed)``, which is also what it reports.
 """
@@ -26,6 +26,7 @@ from privtrak.reference import InfoHash, PeerId, UserId, passkey_credential, sha
 from ._scenario import Workload
 
 _M64 = (1 << 64) - 1
+_INF = float("inf")  # one shared object: most sessions never restart
 _INV64 = 1.0 / 18446744073709551616.0
 
 
@@ -79,7 +80,6 @@ class Session:
         "serial",
         "shard",
         "slot",
-        "t0",
         "t_done",
         "t_end",
         "t_restart",
@@ -95,7 +95,6 @@ class Session:
     peer_id: PeerId
     shard: int
     slot: bool
-    t0: float
     up_rate: float
     down_rate: float
     lneed: int
@@ -136,7 +135,7 @@ class Session:
         return up, self.base_down + dn - self.dn0, self.lneed - dn
 
     def truth(self, t: float) -> tuple[int, int]:
-        """Bytes really transferred from ``t0`` until ``t`` (up, down)."""
+        """Bytes really transferred from the session's start until ``t`` (up, down)."""
         up, down, _ = self.counters(t)
         return up - self.base_up, down - self.base_down
 
@@ -216,7 +215,6 @@ class SessionFactory:
         s.info_hash = self.cat.info_hash(torrent)
         s.peer_id = PeerId(b"-PT0100-" + self.serial.to_bytes(12, "big"))
         s.slot = slot
-        s.t0 = t
         s.up_rate = self._up()
         s.down_rate = max(self._down(), 1e-9)
         size = max(1, int(self._size()))
@@ -242,7 +240,7 @@ class SessionFactory:
         restart_u = life.random()
         where = life.random()
         s.t_restart = (t + where * (s.t_end - t)
-                       if restart_u < w.restart_fraction and s.t_end > t else float("inf"))
+                       if restart_u < w.restart_fraction and s.t_end > t else _INF)
         s.mix = self.jit_rng.getrandbits(64)
         s.k = 0
         s.acc_up = s.base_up
@@ -265,7 +263,6 @@ class SessionFactory:
         s.cred, s.shard, s.info_hash, s.peer_id = (parent.cred, parent.shard, parent.info_hash,
                                                    parent.peer_id)
         s.slot = False
-        s.t0 = t
         s.up_rate, s.down_rate = parent.up_rate, parent.down_rate
         # The transfer continues: same lineage origin, counters from zero.
         s.origin, s.lneed, s.t_done = parent.origin, parent.lneed, parent.t_done
@@ -274,7 +271,7 @@ class SessionFactory:
         s.dn0 = down - parent.base_down + parent.dn0
         s.base_up = s.base_down = 0
         s.t_end = parent.t_end
-        s.t_restart = float("inf")
+        s.t_restart = _INF
         s.vanish = parent.vanish
         s.mix = mix64(parent.mix ^ 0x5BD1E995)
         s.k = 0
