@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from privtrak.sim import LOSS_CAUSES, SimulationResult, parse_scenario, run
+from privtrak.sim import LOSS_CAUSES, Simulation, SimulationResult, parse_scenario, run
 
 
 def small(mode: str, preset: str, **extra: Any) -> dict[str, Any]:
@@ -98,3 +98,20 @@ def test_warm_start_avoids_the_cold_baseline_loss() -> None:
     assert cold.conserved and warm.conserved
     assert sum(cold.row("lost.baseline")) > 0
     assert sum(warm.row("lost.baseline")) == 0
+
+
+def test_an_interrupted_run_keeps_what_it_has_and_says_so() -> None:
+    sims: list[Simulation] = []
+    seen: list[float] = []
+
+    def progress(now: float) -> None:
+        seen.append(now)
+        sims[0].interrupt()
+
+    r = run(parse_scenario(small("prehook", "seed")), on_progress=progress,
+            simulation=sims.append)
+    assert r.partial
+    assert 0 < r.simulated_seconds < 12 * 60
+    assert r.simulated_seconds == seen[-1]
+    assert r.conserved
+    assert r.series[-1]["t_end"] == r.simulated_seconds
