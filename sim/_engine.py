@@ -136,7 +136,7 @@ class Simulation:
         # Client wake-ups and the SimPy ticks armed to serve them.
         # A ``None`` session stands for a steady-state slot to refill (a rejoin).
         self._wakes: list[tuple[float, int, Session | None]] = []
-        self._armed: list[float] = []
+        self._armed_at = _INF
         self._seq = 0
         # In-flight work, for the gauges and the memory model.
         self.jobs = 0
@@ -169,29 +169,29 @@ class Simulation:
             s.wk = kind
         self._seq += 1
         heapq.heappush(self._wakes, (t, self._seq, s))
-        armed = self._armed
-        if not armed or armed[0] > t:
-            heapq.heappush(armed, t)
+        if t < self._armed_at:
+            # A new earliest wake-up: arm a tick for it (the later one goes stale
+            # and, when it fires, finds nothing due).
+            self._armed_at = t
             delay = t - self.env.now
             Timeout(self.env, delay if delay > 0 else 0).callbacks.append(self._tick)
 
     def _tick(self, _ev: SimEvent) -> None:
         now = self.env.now
-        armed = self._armed
-        while armed and armed[0] <= now:
-            heapq.heappop(armed)
-        wakes = self._wakes
+        if now >= self._armed_at:
+            self._armed_at = _INF
         if self.closing:
             return
+        wakes = self._wakes
         while wakes and wakes[0][0] <= now:
             s = heapq.heappop(wakes)[2]
             if s is None:
                 self._new_arrival(now, slot=True)
             else:
                 self._on_wake(s, now)
-        if wakes and (not armed or armed[0] > wakes[0][0]):
+        if wakes and wakes[0][0] < self._armed_at:
             t = wakes[0][0]
-            heapq.heappush(armed, t)
+            self._armed_at = t
             Timeout(self.env, t - now).callbacks.append(self._tick)
 
     def _schedule_next(self, s: Session, t: float, announce_at: float | None = None) -> None:
