@@ -128,7 +128,7 @@ _KINDS = ("skip", *("announce",) * 12, *("deliver",) * 4, *("gc",) * 3, *("handl
 """Step kinds by weight. ``skip`` (no step) comes first: shrinking moves choices
 toward the first element, so it removes steps from a fixed-length plan list."""
 _CHANGES = ("grow",) * 7 + ("same", "reset", "reset", "big")
-_EVENTS = (Event.NONE,) * 5 + (Event.STARTED, Event.COMPLETED, Event.STOPPED)
+_EVENTS = (Event.NONE,) * 4 + (Event.STARTED, Event.COMPLETED, Event.COMPLETED, Event.STOPPED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,8 +302,10 @@ class FuzzResult:
 
 
 def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAULT_MAX_EXAMPLES,
-         time_limit: float | None = None, seed: int = 0, max_steps: int = 30) -> FuzzResult:
-    """Search for a divergence; shrink the first one found. See the module docstring."""
+         time_limit: float | None = None, seed: int = 0, max_steps: int = 30,
+         shrink: bool = True) -> FuzzResult:
+    """Search for a divergence; shrink the first one found (unless ``shrink`` is
+    false: then the first divergent trace is returned as found)."""
     info = session.info
     assert info is not None
     usable = [p for p in presets if _preset_usable(p, info)]
@@ -316,7 +318,8 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
     caught: list[int] = []
 
     @settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
-              phases=(Phase.generate, Phase.shrink), print_blob=False,
+              phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
+              print_blob=False,
               report_multiple_bugs=False, suppress_health_check=list(HealthCheck))
     @hypothesis_seed(seed)
     @given(traces(usable, snapshots, max_steps))

@@ -1,0 +1,67 @@
+"""A misbehaving adapter for the runner's tests: the reference, except at step 1.
+
+Usage: python conform_fake_adapter.py MODE. MODE says what goes wrong:
+ok (nothing), hang (no reply to step 1), crash (exit 3 at step 1, after a
+line on stderr), garbage (a non-JSON line), wrong-index, bad-observation
+(an announce observation without "status"), error (an error reply),
+bad-hello (the handshake reply is wrong), old-protocol (hello says 99),
+flood (megabytes on stderr, then a correct reply).
+"""
+
+import json
+import sys
+import time
+
+from privtrak.conformance._adapter import ALL_FEATURES
+from privtrak.conformance._execute import Execution
+from privtrak.conformance._steps import Where, decode_step, encode_observation
+from privtrak.reference import parse_config
+
+
+def main() -> int:
+    mode = sys.argv[1]
+    execution = None
+    for line in sys.stdin:
+        msg = json.loads(line)
+        kind = msg["type"]
+        if kind == "hello":
+            if mode == "bad-hello":
+                reply = {"type": "howdy"}
+            else:
+                reply = {"type": "hello", "protocol": 99 if mode == "old-protocol" else 1,
+                         "implementation": f"fake-{mode}", "version": "0",
+                         "features": list(ALL_FEATURES)}
+            print(json.dumps(reply), flush=True)
+        elif kind == "reset":
+            execution = Execution(parse_config(msg["config"]), msg["start"])
+            print(json.dumps({"type": "ready"}), flush=True)
+        elif kind == "step":
+            index = msg["index"]
+            obs = encode_observation(execution.apply(decode_step(msg["step"], Where())))
+            reply = {"type": "observation", "index": index, "observation": obs}
+            if index == 1:
+                if mode == "hang":
+                    time.sleep(3600)
+                elif mode == "crash":
+                    print("fake adapter: simulated crash at step 1", file=sys.stderr, flush=True)
+                    return 3
+                elif mode == "garbage":
+                    print("this is not json", flush=True)
+                    continue
+                elif mode == "wrong-index":
+                    reply["index"] = 7
+                elif mode == "bad-observation" and "status" in obs:
+                    del obs["status"]
+                elif mode == "error":
+                    reply = {"type": "error", "index": index, "message": "cannot do that"}
+                elif mode == "flood":
+                    for _ in range(20000):
+                        print("x" * 100, file=sys.stderr)
+            print(json.dumps(reply), flush=True)
+        elif kind == "bye":
+            return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
