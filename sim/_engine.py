@@ -137,6 +137,7 @@ class Simulation:
         # A ``None`` session stands for a steady-state slot to refill (a rejoin).
         self._wakes: list[tuple[float, int, Session | None]] = []
         self._armed_at = _INF
+        self._armed_id = 0
         self._seq = 0
         # In-flight work, for the gauges and the memory model.
         self.jobs = 0
@@ -170,18 +171,22 @@ class Simulation:
         self._seq += 1
         heapq.heappush(self._wakes, (t, self._seq, s))
         if t < self._armed_at:
-            # A new earliest wake-up: arm a tick for it (the later one goes stale
-            # and, when it fires, finds nothing due).
-            self._armed_at = t
-            delay = t - self.env.now
-            Timeout(self.env, delay if delay > 0 else 0).callbacks.append(self._tick)
+            self._arm(t)
 
-    def _tick(self, _ev: SimEvent) -> None:
-        now = self.env.now
-        if now >= self._armed_at:
-            self._armed_at = _INF
-        if self.closing:
+    def _arm(self, t: float) -> None:
+        """Make the tick at ``t`` the only valid one (an earlier armed tick that
+        is still pending goes stale and is ignored when it fires)."""
+        self._armed_at = t
+        self._armed_id += 1
+        delay = t - self.env.now
+        Timeout(self.env, delay if delay > 0 else 0, self._armed_id).callbacks.append(self._tick)
+
+    def _tick(self, ev: SimEvent) -> None:
+        if ev.value != self._armed_id or self.closing:
             return
+        now = self.env.now
+        # While due wake-ups are served, new ones at or after now need no tick.
+        self._armed_at = now
         wakes = self._wakes
         while wakes and wakes[0][0] <= now:
             s = heapq.heappop(wakes)[2]
@@ -189,10 +194,10 @@ class Simulation:
                 self._new_arrival(now, slot=True)
             else:
                 self._on_wake(s, now)
-        if wakes and wakes[0][0] < self._armed_at:
-            t = wakes[0][0]
-            self._armed_at = t
-            Timeout(self.env, t - now).callbacks.append(self._tick)
+        if wakes:
+            self._arm(wakes[0][0])
+        else:
+            self._armed_at = _INF
 
     def _schedule_next(self, s: Session, t: float, announce_at: float | None = None) -> None:
         """Plan ``s``'s next wake-up after a response at ``t``."""
