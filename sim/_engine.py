@@ -50,7 +50,7 @@ from ._accounting import CAUSES, LOSS_CAUSES, Ledger
 from ._database import CallOutcome, Database
 from ._scenario import Scenario
 from ._stats import Bucket, Gauges, close_bucket
-from ._workload import Catalogue, Session, SessionFactory, unit, unit_pair
+from ._workload import Catalogue, Session, SessionFactory, peer_id_of, unit_pair
 
 ANNOUNCE, COMPLETE, END, RESTART = 0, 1, 2, 3
 SETTLED = -1
@@ -130,6 +130,7 @@ class Simulation:
         self._rejoin_gap = w.rejoin_gap.sampler(self.arrival_rng)
         self.catalogue = Catalogue(w, sc.tracker.shard_count)
         self.factory = SessionFactory(w, self.catalogue, sc.seed)
+        self.salt = self.factory.jitter_salt
         self.db = Database(sc.database, sc.seed)
         self.locks = [ShardLock() for _ in range(sc.tracker.shard_count)]
         self.ledger = Ledger()
@@ -168,8 +169,12 @@ class Simulation:
     def _wake_at(self, s: Session | None, t: float, kind: int) -> None:
         if s is not None:
             s.wk = kind
-        self._seq += 1
-        heapq.heappush(self._wakes, (t, self._seq, s))
+        if s is None:
+            # Rejoins are keyed apart from sessions (negative), in planning order.
+            self._seq -= 1
+            heapq.heappush(self._wakes, (t, self._seq, None))
+        else:
+            heapq.heappush(self._wakes, (t, s.serial, s))
         if t < self._armed_at:
             self._arm(t)
 
@@ -202,11 +207,12 @@ class Simulation:
     def _schedule_next(self, s: Session, t: float, announce_at: float | None = None) -> None:
         """Plan ``s``'s next wake-up after a response at ``t``."""
         if announce_at is None:
-            u_jitter, u_late = unit_pair(s.mix, s.k)
+            u_jitter, u_late = unit_pair(self.salt, s.serial, s.k, s.restarted)
             announce_at = t + self.interval + (2.0 * u_jitter - 1.0) * self.jitter
             late = self.late_fraction
             if late and u_late < late:
-                announce_at += self.work.late_delay.quantile(unit(s.mix, s.k, 3))
+                announce_at += self.work.late_delay.quantile(
+                    unit_pair(self.salt, s.serial, -1 - s.k, s.restarted)[0])
         # The earliest planned transition wins; a restart always comes before
         # the end (t_restart < t_end), so it happens even after a late answer.
         at, kind = announce_at, ANNOUNCE
@@ -267,7 +273,7 @@ class Simulation:
 
     def _send(self, s: Session, event: Event, now: float) -> None:
         up, down, left = s.counters(now)
-        req = AnnounceRequest(s.cred, s.info_hash, s.peer_id, up, down, left, event)
+        req = AnnounceRequest(s.cred, s.info_hash, peer_id_of(s.serial), up, down, left, event)
         b = self.bucket
         b.offered += 1
         s.outstanding += 1
@@ -557,7 +563,8 @@ class Simulation:
                 if w.warm_start:
                     self._prime(one)
                 # Already running: the first announce comes at a uniform phase.
-                self._schedule_next(one, 0.0, unit(one.mix, 0, 4) * w.announce_interval)
+                phase = unit_pair(self.salt, one.serial, -1, True)[1]
+                self._schedule_next(one, 0.0, phase * w.announce_interval)
 
     def _prime(self, s: Session) -> None:
         """Warm start: the tracker learnt ``s``'s counters before time 0 (its
@@ -565,7 +572,8 @@ class Simulation:
         up, down, left = s.counters(0.0)
         s.outstanding += 1
         res = self.tracker.announce(
-            AnnounceRequest(s.cred, s.info_hash, s.peer_id, up, down, left, _NONE), self.epoch)
+            AnnounceRequest(s.cred, s.info_hash, peer_id_of(s.serial), up, down, left, _NONE),
+            self.epoch)
         self._account(s, up, down, _NONE, res.outcome, res.credited_up, res.credited_down,
                       res.cause)
         self.announces_accounted -= 1
@@ -691,15 +699,16 @@ class Simulation:
         found: dict[int, Session] = {}
         for _, _, s in self._wakes:
             if s is not None and s.wk != SETTLED:
-                found[s.serial] = s
+                found[id(s)] = s
         for lock in self.locks:
             jobs = list(lock.queue)
             if lock.holder is not None:
                 jobs.append(lock.holder)
             for job in jobs:
                 if job.s.wk != SETTLED:
-                    found[job.s.serial] = job.s
-        return [found[k] for k in sorted(found)]
+                    found[id(job.s)] = job.s
+        # Settling only adds integers, so the order does not matter.
+        return list(found.values())
 
     def _reach_end(self, _ev: SimEvent) -> None:
         if not self._end.triggered:

@@ -53,7 +53,7 @@ def collect(sim: Simulation) -> SimulationResult:
         "announces_rejected": total("rejected"),
         "announces_accounted": accounted,
         "offered_per_second": offered / span,
-        "sessions": sim.factory.serial,
+        "sessions": sim.factory.created,
         "handler_calls": total("handler_calls"),
         "handler_failures": total("handler_failures"),
         "peak_tasks": peak("peak_tasks"),

@@ -5,7 +5,7 @@ first announce to its end. Everything random about a session is drawn when
 it is created, from streams that only the workload uses, in creation order;
 creation times depend only on those streams. So the workload is identical
 whatever the tracker does (common random numbers across hook modes): the
-announce schedule's jitter is a hash of the session's seed and the announce
+announce schedule's jitter is a hash of the session's number and the announce
 number, not a draw from a shared stream.
 
 Ground truth: a session transfers at constant rates (``up_rate``,
@@ -27,34 +27,25 @@ from ._scenario import Workload
 
 _M64 = (1 << 64) - 1
 _INF = float("inf")  # one shared object: most sessions never restart
-_INV64 = 1.0 / 18446744073709551616.0
-
-
-def mix64(x: int) -> int:
-    """SplitMix64's finaliser: a well-spread 64-bit hash of ``x``."""
-    x = (x + 0x9E3779B97F4A7C15) & _M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-    return x ^ (x >> 31)
-
-
-def unit(seed: int, k: int, salt: int) -> float:
-    """A uniform number in [0, 1) that depends only on (seed, k, salt)."""
-    return mix64(seed ^ mix64((k << 8) | salt)) * _INV64
 
 
 _HALF = 1.0 / 4294967296.0
 
 
-def unit_pair(seed: int, k: int) -> tuple[float, float]:
-    """Two uniforms in [0, 1) that depend only on (seed, k).
+def unit_pair(salt: int, serial: int, k: int, restarted: bool) -> tuple[float, float]:
+    """Two uniforms in [0, 1) that depend only on their arguments.
 
     Python's hash of a tuple of ints (an xxHash-style mix since 3.8) is
-    deterministic, unlike the hash of str or bytes, and much cheaper than
-    :func:`mix64` in pure Python; the jitter of an announce needs no more.
+    deterministic, unlike the hash of str or bytes, and much cheaper than a
+    hash written in Python; the jitter of an announce needs no more.
     """
-    x = hash((seed, k)) & _M64
+    x = hash((salt, serial, k, restarted)) & _M64
     return (x >> 32) * _HALF, (x & 0xFFFFFFFF) * _HALF
+
+
+def peer_id_of(serial: int) -> PeerId:
+    """The peer id of the client numbered ``serial`` (a restart keeps it)."""
+    return PeerId(b"-PT0100-" + serial.to_bytes(12, "big"))
 
 
 class Session:
@@ -76,10 +67,8 @@ class Session:
         "info_hash",
         "k",
         "lneed",
-        "mix",
         "origin",
         "outstanding",
-        "peer_id",
         "restarted",
         "retry_event",
         "serial",
@@ -97,7 +86,6 @@ class Session:
     serial: int
     cred: str
     info_hash: InfoHash
-    peer_id: PeerId
     shard: int
     slot: bool
     up_rate: float
@@ -112,7 +100,6 @@ class Session:
     t_end: float
     t_restart: float
     vanish: bool
-    mix: int
     k: int
     acc_up: int
     acc_down: int
@@ -198,12 +185,15 @@ class SessionFactory:
         self.pop_rng = random.Random(f"privtrak.sim:{seed}:population")
         self.rate_rng = random.Random(f"privtrak.sim:{seed}:rates")
         self.life_rng = random.Random(f"privtrak.sim:{seed}:sessions")
-        self.jit_rng = random.Random(f"privtrak.sim:{seed}:jitter")
+        self.jitter_salt = random.Random(f"privtrak.sim:{seed}:jitter").getrandbits(62)
+        """Keys the per-announce hashes (jitter, late announces, first phase)."""
         self._up = work.upload_rate.sampler(self.rate_rng)
         self._down = work.download_rate.sampler(self.rate_rng)
         self._size = work.size.sampler(self.life_rng)
         self._seeding = work.seeding_time.sampler(self.life_rng)
         self.serial = 0
+        self.created = 0
+        """Sessions made, restarted clients' included."""
 
     def new(self, t: float, *, initial: bool, slot: bool, user: int | None = None,
             torrent: int | None = None, leecher: bool | None = None) -> Session:
@@ -215,10 +205,10 @@ class SessionFactory:
             torrent = self.cat.pick_torrent(pop.random())
         s = Session()
         self.serial += 1
+        self.created += 1
         s.serial = self.serial
         s.cred, s.shard = self.cat.user(user)
         s.info_hash = self.cat.info_hash(torrent)
-        s.peer_id = PeerId(b"-PT0100-" + self.serial.to_bytes(12, "big"))
         s.slot = slot
         s.up_rate = self._up()
         s.down_rate = max(self._down(), 1e-9)
@@ -246,7 +236,6 @@ class SessionFactory:
         where = life.random()
         s.t_restart = (t + where * (s.t_end - t)
                        if restart_u < w.restart_fraction and s.t_end > t else _INF)
-        s.mix = self.jit_rng.getrandbits(64)
         s.k = 0
         s.acc_up = s.base_up
         s.acc_down = s.base_down
@@ -263,10 +252,10 @@ class SessionFactory:
         """The session a crashed client starts at ``t``: same identity and plan,
         counters from zero, no further restart. Draws nothing."""
         s = Session()
-        self.serial += 1
-        s.serial = self.serial
-        s.cred, s.shard, s.info_hash, s.peer_id = (parent.cred, parent.shard, parent.info_hash,
-                                                   parent.peer_id)
+        # Same client, same peer id: the serial (which names the peer id) is kept.
+        s.serial = parent.serial
+        self.created += 1
+        s.cred, s.shard, s.info_hash = parent.cred, parent.shard, parent.info_hash
         s.slot = False
         s.up_rate, s.down_rate = parent.up_rate, parent.down_rate
         # The transfer continues: same lineage origin, counters from zero.
@@ -278,7 +267,6 @@ class SessionFactory:
         s.t_end = parent.t_end
         s.t_restart = _INF
         s.vanish = parent.vanish
-        s.mix = mix64(parent.mix ^ 0x5BD1E995)
         s.k = 0
         s.acc_up = s.acc_down = 0
         s.accepted = s.ended = False
