@@ -24,7 +24,8 @@ def test_posthook_tasks_pile_up_while_offpath_latency_stays_flat() -> None:
     post = run(parse_scenario(slow_db("posthook")))
     off = run(parse_scenario(slow_db("offpath")))
     assert post.summary["peak_tasks"] > 50
-    assert off.summary["peak_tasks"] <= 2
+    # Offpath: at most the flusher's parallel calls plus a rare lock waiter.
+    assert off.summary["peak_tasks"] <= 4 + 1
     assert post.summary["peak_modelled_memory_bytes"] > off.summary["peak_modelled_memory_bytes"]
     # Offpath answers never wait for the database: latency is the lock's service time.
     assert off.summary["latency_max"] < 0.01
