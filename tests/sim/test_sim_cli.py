@@ -50,3 +50,10 @@ def test_cli_refuses_a_bad_scenario_naming_the_key(tmp_path: Path,
     err = capsys.readouterr().err
     assert "workload.arrivals.rate" in err and "-4" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_without_a_scenario_runs_the_embedded_default(tmp_path: Path) -> None:
+    assert main(["sim", "--out", str(tmp_path), "--duration", "2m", "--no-progress"]) == 0
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["scenario"]["name"] == "default"
+    assert data["summary"]["announces_accounted"] > 0
