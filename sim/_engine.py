@@ -40,13 +40,14 @@ from privtrak.reference import (
     AnnounceRequest,
     Batch,
     Cause,
+    DeltaRecord,
     Event,
     Outcome,
     Tracker,
     TrackerState,
 )
 
-from ._accounting import CAUSES, LOSS_CAUSES, Ledger
+from ._accounting import Ledger
 from ._database import CallOutcome, Database
 from ._scenario import Scenario
 from ._stats import Bucket, Gauges, close_bucket
@@ -151,6 +152,8 @@ class Simulation:
         self.flusher_poll = tm.flusher_poll
         self.closing = False
         self.interrupted = False
+        self.returned_records: list[DeltaRecord] = []
+        """Records the core's stop handed back (policy ``return``)."""
         # Queueing statistics of the shard locks.
         self.lock_arrivals = 0
         self.lock_wait_sum = 0.0
@@ -727,13 +730,6 @@ class Simulation:
             env.step()
         report = tracker.close(int(env.now) + self.epoch)
         self.returned_records = [r for b in report.returned for r in b.records]
-
-    returned_records: list[Any] = []  # noqa: RUF012 (replaced per instance in _shutdown)
-
-    def loss_causes(self) -> tuple[str, ...]:
-        """The cause names the ledger uses, in report order."""
-        return LOSS_CAUSES
-
-    def ledger_rows(self) -> tuple[str, ...]:
-        """Every row name of the final accounting, in report order."""
-        return CAUSES
+        if self.bucket.handler_calls:
+            # The stop's deliveries get a row of their own, after the run's end.
+            self._close_bucket(env.now)
