@@ -289,7 +289,7 @@ class Simulation:
             return
         job = Job(s, req, up, down, event, now)
         self.jobs += 1
-        b.peak_tasks = max(b.peak_tasks, self.jobs)
+        self._note_tasks()
         if not self.posthook:
             self.requests += 1
             Timeout(self.env, self.timeout, job).callbacks.append(self._on_timeout)
@@ -297,6 +297,11 @@ class Simulation:
         if len(lock.queue) == 1 and not lock.held:
             delay = lock.free_at - now
             Timeout(self.env, delay if delay > 0 else 0, lock).callbacks.append(self._handoff)
+
+    def _note_tasks(self) -> None:
+        tasks = self.jobs + self.deliveries
+        b = self.bucket
+        b.peak_tasks = max(b.peak_tasks, tasks)
 
     def _client_ok(self, s: Session, event: Event, t: float, latency: float) -> None:
         b = self.bucket
@@ -374,6 +379,7 @@ class Simulation:
                 if job is None:
                     job = Job(s, req, up, down, event, arrival)
                     self.jobs += 1
+                    self._note_tasks()
                     if not self.posthook:
                         self.requests += 1
                         Timeout(self.env, self.timeout, job).callbacks.append(self._on_timeout)
@@ -430,6 +436,7 @@ class Simulation:
         it for the call's latency, then :meth:`_db_done` reports the outcome.
         ``lock``/``job`` are set when the call runs on an announce's path."""
         self.deliveries += 1
+        self._note_tasks()
         call = Call(batch, lock, job, started)
         db = self.db
         if db.free:
