@@ -122,28 +122,37 @@ class AdapterClient:
 
     def step(self, index: int, step: dict[str, Any],
              timeout: float | None = None) -> dict[str, Any]:
-        """Run one step; the adapter's observation, checked for its shape."""
+        """Run one step; the adapter's observation (an object, not yet checked
+        for its shape: see :meth:`observation_problem`)."""
         self.process.send({"type": "step", "index": index, "step": step})
         reply = self._receive(timeout)
         tail = self.process.stderr_tail
-        if reply.get("type") == "error" and schema_problem("error_reply", reply) is None:
+        kind = reply.get("type")
+        if kind == "error" and schema_problem("error_reply", reply) is None:
             if reply["index"] != index:
                 raise ProtocolError(f"error reply for step {reply['index']} while step {index} "
                                     "was asked", tail())
             raise StepFailed(f"the adapter reported an error: {reply['message']}", tail())
-        problem = schema_problem("observation_reply", reply)
-        if problem is not None:
+        # The envelope is checked by hand: this runs once per step.
+        if kind != "observation" or set(reply) != {"type", "index", "observation"} or (
+                not isinstance(reply["observation"], dict)):
+            problem = schema_problem("observation_reply", reply) or "unexpected reply"
             raise ProtocolError(f"expected an observation or error reply, got {_show(reply)}: "
                                 f"{problem}", tail())
         if reply["index"] != index:
-            raise ProtocolError(f"observation for step {reply['index']} while step {index} was "
-                                "asked", tail())
+            raise ProtocolError(f"observation for step {reply['index']!r} while step {index} "
+                                "was asked", tail())
         observation: dict[str, Any] = reply["observation"]
-        problem = schema_problem(f"observation_{step['op']}", observation)
-        if problem is not None:
-            raise ProtocolError(f"malformed {step['op']} observation {_show(observation)}: "
-                                f"{problem}", tail())
         return observation
+
+    def check_observation(self, op: str, observation: dict[str, Any]) -> None:
+        """Raise ProtocolError if ``observation`` is not shaped as an ``op``
+        observation must be. The runner calls it only for an observation that
+        differs from the expectation (a matching one is well-formed)."""
+        problem = schema_problem(f"observation_{op}", observation)
+        if problem is not None:
+            raise ProtocolError(f"malformed {op} observation {_show(observation)}: {problem}",
+                                self.process.stderr_tail())
 
     def bye(self) -> None:
         """Say goodbye and wait briefly for the exit; never raises."""

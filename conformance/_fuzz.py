@@ -65,6 +65,8 @@ from ._steps import (
 from ._vectors import Case, CaseStep, dumps_file, required_features
 
 DEFAULT_MAX_EXAMPLES = 300
+ROUND = 100
+"""Examples per Hypothesis run; the time limit is checked between runs."""
 DEFAULT_TIMEOUT = 5.0
 EXIT_DIVERGENCE = 1
 EXIT_CANNOT_RUN = 2
@@ -150,25 +152,31 @@ class _Plan:
     outcomes: tuple[HandlerOutcome, ...]
 
 
-def _plans(kinds: Sequence[str], jumps: Sequence[int]) -> st.SearchStrategy[_Plan]:
-    return st.builds(
-        _Plan,
-        kind=st.sampled_from(list(kinds)),
-        jump=st.sampled_from(list(jumps)),
-        # Mostly the first user, torrent and peer: state is only interesting
-        # when announces meet the same entries again.
-        user=st.sampled_from((0, 0, 0, 0, 1, 1, 2)),
-        torrent=st.sampled_from((0, 0, 0, 1)),
-        peer=st.sampled_from((0, 0, 0, 1)),
-        change=st.sampled_from(_CHANGES),
-        amount=st.integers(0, 3),
-        event=st.sampled_from(_EVENTS),
-        # Shrinks toward a valid credential (False) and ok outcomes.
-        bad_credential=st.integers(0, 24).map(lambda n: n == 24),
-        left=st.sampled_from([0, 100]),
-        outcomes=st.lists(st.sampled_from(list(HandlerOutcome)), min_size=1,
-                          max_size=3).map(tuple),
-    )
+@st.composite
+def _plan(draw: st.DrawFn, kinds: Sequence[str], jumps: Sequence[int]) -> _Plan:
+    """One plan; only the choices its kind uses are drawn (fewer draws make
+    generation and shrinking faster)."""
+    kind = draw(st.sampled_from(kinds))
+    if kind == "skip":
+        return _SKIP
+    if kind == "handler":
+        outcomes = tuple(draw(st.lists(st.sampled_from(_OUTCOMES), min_size=1, max_size=3)))
+        return _Plan(kind, 0, 0, 0, 0, "grow", 0, Event.NONE, False, 0, outcomes)
+    jump = draw(st.sampled_from(jumps))
+    if kind != "announce":
+        return _Plan(kind, jump, 0, 0, 0, "grow", 0, Event.NONE, False, 0, ())
+    # Mostly the first user, torrent and peer: state is only interesting when
+    # announces meet the same entries again. Shrinking moves each choice to
+    # its first value: user 0, growth, no event, a valid credential.
+    return _Plan(kind, jump, draw(st.sampled_from((0, 0, 0, 0, 1, 1, 2))),
+                 draw(st.sampled_from((0, 0, 0, 1))), draw(st.sampled_from((0, 0, 0, 1))),
+                 draw(st.sampled_from(_CHANGES)), draw(st.integers(0, 3)),
+                 draw(st.sampled_from(_EVENTS)), draw(st.integers(0, 24)) == 24,
+                 draw(st.sampled_from((0, 100))), ())
+
+
+_OUTCOMES = tuple(HandlerOutcome)
+_SKIP = _Plan("skip", 0, 0, 0, 0, "grow", 0, Event.NONE, False, 0, ())
 
 
 @st.composite
@@ -182,7 +190,7 @@ def traces(draw: st.DrawFn, presets: Sequence[str], snapshots: bool = True,
     # turns plans into skips, so the length itself need not shrink.
     length = draw(st.sampled_from((max(1, max_steps // 4), max(1, max_steps // 2), max_steps,
                                    max_steps, max_steps)))
-    plans = draw(st.lists(_plans(kinds, _time_jumps(config)), min_size=length,
+    plans = draw(st.lists(_plan(kinds, _time_jumps(config)), min_size=length,
                           max_size=length))
     return Trace(config, start, _realise(plans, start))
 
@@ -280,6 +288,7 @@ def run_lockstep(session: Session, trace: Trace, case_id: str = "fuzz") -> None:
             observed = client.step(step_index, encode_step(step))
             divergence = compare(expected, observed, info.features)
             if divergence is not None:
+                client.check_observation(step.op, observed)
                 raise Diverged(trace, step_index, f"{step.op} observation differs at "
                                f"{', '.join(p or '<observation>' for p in divergence.paths)}",
                                divergence)
@@ -317,15 +326,12 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
     counts = {"run": 0}
     caught: list[int] = []
 
-    @settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
-              phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
-              print_blob=False,
-              report_multiple_bugs=False, suppress_health_check=list(HealthCheck))
-    @hypothesis_seed(seed)
-    @given(traces(usable, snapshots, max_steps))
+    def out_of_time() -> bool:
+        return stop_at is not None and time.monotonic() > stop_at
+
     def check(trace: Trace) -> None:
-        if not caught and stop_at is not None and time.monotonic() > stop_at:
-            return  # out of time: let the remaining examples pass unrun
+        if not caught and out_of_time():
+            return  # the rest of this round passes unrun
         counts["run"] += 1
         try:
             run_lockstep(session, trace)
@@ -336,10 +342,23 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
                 caught.append(counts["run"])
             raise
 
-    try:
-        check()
-    except Diverged as exc:
-        return FuzzResult(counts["run"], caught[0] if caught else None, exc)
+    # Hypothesis has no time budget, and skipping examples still costs their
+    # generation; so the search runs in rounds of ROUND examples, each with
+    # its own seed derived from ``seed``, and stops between rounds.
+    for round_index in range((max_examples + ROUND - 1) // ROUND):
+        if out_of_time():
+            break
+        size = min(ROUND, max_examples - round_index * ROUND)
+        test = given(traces(usable, snapshots, max_steps))(check)
+        test = hypothesis_seed(seed * 1_000_003 + round_index)(test)
+        test = settings(max_examples=size, database=None, deadline=None, derandomize=False,
+                        phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
+                        print_blob=False, report_multiple_bugs=False,
+                        suppress_health_check=list(HealthCheck))(test)
+        try:
+            test()
+        except Diverged as exc:
+            return FuzzResult(counts["run"], caught[0] if caught else None, exc)
     return FuzzResult(counts["run"], None, None)
 
 

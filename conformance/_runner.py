@@ -78,6 +78,7 @@ def run_case(session: Session, case: Case) -> CaseResult:
             observed = client.step(step_index, step, remaining())
             divergence = compare(expect, observed, session.info.features)
             if divergence is not None:
+                client.check_observation(step["op"], observed)
                 heading = (f"first divergence at step {step_index} "
                            f"{json.dumps(step, sort_keys=True)}")
                 return CaseResult(case.case_id, case.source, Status.FAILED,

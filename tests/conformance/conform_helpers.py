@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import shlex
 import sys
+from functools import cache
 from pathlib import Path
 
 from privtrak.cli import main
-from privtrak.conformance._vectors import dumps_file, load_file, packaged_vector_files
+from privtrak.conformance._vectors import Case, dumps_file, load_file, packaged_vector_files
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = f"{shlex.quote(sys.executable)} -m privtrak adapter"
@@ -25,10 +26,16 @@ def conform(*args: str) -> int:
     return main(["conform", "--no-progress", *args])
 
 
+@cache
+def packaged_cases() -> tuple[Case, ...]:
+    """Every packaged case, loaded once per test process."""
+    return tuple(c for p in packaged_vector_files() for c in load_file(p).cases)
+
+
 def small_vector_file(directory: Path, ids: tuple[str, ...]) -> Path:
     """A vector file holding only the packaged cases ``ids`` (loading all the
     packaged files costs seconds; most runner tests need two cases)."""
-    wanted = [c for p in packaged_vector_files() for c in load_file(p).cases if c.id in ids]
+    wanted = [c for c in packaged_cases() if c.id in ids]
     assert len(wanted) == len(ids), [c.id for c in wanted]
     path = directory / "small.json"
     path.write_text(dumps_file("small", wanted), encoding="utf-8")
