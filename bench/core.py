@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     users = user_ids(args.users)
     mem_users = user_ids(args.memory_users or args.users)
     report: dict[str, Any] = {
+        "command": " ".join(["python", "bench/core.py", *sys.argv[1:]]),
+        "clock": "time.process_time: CPU seconds of this process (one core)",
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
         "machine": platform.machine(),
