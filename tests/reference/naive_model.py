@@ -5,9 +5,10 @@ item of a flat dict keyed by ``(user, info_hash, peer_id_or_None)``; every
 record and batch sits in flat lists that are scanned with plain loops; there
 are no caches, lower bounds or heaps. It shares no code with the optimised
 :class:`privtrak.reference.Tracker` beyond the public value types, enums and
-the configuration, and offers the same driver operations with the same
-results, so the stateful tests can run both side by side and compare every
-step (see ``test_ref_stateful.py``).
+the configuration (and, by default, the public ``PasskeyIdentifier``:
+identification is not accounting), and offers the same driver operations
+with the same results, so the stateful tests can run both side by side and
+compare every step (see ``test_ref_stateful.py``).
 
 The rules it implements are the ones listed in the module docstring of
 ``reference/_tracker.py`` and in ``shared/design/seed-behaviour.md``. One
