@@ -115,12 +115,15 @@ def _fnv1_shard(user: bytes, shard_count: int) -> int:
 
 @contextmanager
 def _shard_function(function: Callable[[bytes, int], int]) -> Iterator[None]:
-    saved = _tracker_module.shard_of
-    _tracker_module.shard_of = function
+    # The core calls its module-level shard_of when it first meets a user;
+    # swapping it for the duration of one announce changes nothing else.
+    namespace = _tracker_module.__dict__
+    saved = namespace["shard_of"]
+    namespace["shard_of"] = function
     try:
         yield
     finally:
-        _tracker_module.shard_of = saved
+        namespace["shard_of"] = saved
 
 
 class WrongShardHash(Tracker):
