@@ -5,7 +5,9 @@ ok (nothing), hang (no reply to step 1), crash (exit 3 at step 1, after a
 line on stderr), garbage (a non-JSON line), wrong-index, bad-observation
 (an announce observation without "status"), error (an error reply),
 bad-hello (the handshake reply is wrong), old-protocol (hello says 99),
-flood (megabytes on stderr, then a correct reply).
+flood (megabytes on stderr, then a correct reply), seed-only (declares only
+the seed preset and no gated feature), decline (answers every reset with
+unsupported).
 """
 
 import json
@@ -28,10 +30,13 @@ def main() -> int:
             if mode == "bad-hello":
                 reply = {"type": "howdy"}
             else:
+                features = ["preset:seed"] if mode == "seed-only" else list(ALL_FEATURES)
                 reply = {"type": "hello", "protocol": 99 if mode == "old-protocol" else 1,
                          "implementation": f"fake-{mode}", "version": "0",
-                         "features": list(ALL_FEATURES)}
+                         "features": features}
             print(json.dumps(reply), flush=True)
+        elif kind == "reset" and mode == "decline":
+            print(json.dumps({"type": "unsupported", "reason": "not today"}), flush=True)
         elif kind == "reset":
             execution = Execution(parse_config(msg["config"]), msg["start"])
             print(json.dumps({"type": "ready"}), flush=True)

@@ -95,3 +95,20 @@ def test_a_failed_handshake_cannot_run(mode: str, message: str,
     err = capsys.readouterr().err
     assert status == 2
     assert message in err
+
+
+def test_missing_features_skip_honestly_and_gated_fields_are_not_compared(
+        vectors: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out = run_fake("seed-only", vectors, capsys, "-v")
+    assert status == 0, out
+    assert "SKIPPED  small.json: recommended/R0/same-second-and-late-start: adapter lacks " \
+           "feature(s): event_records, preset:recommended, purge_records" in out
+    assert "PASSED   small.json: seed/R0/same-second-and-late-start" in out
+    assert "2 cases, 1 passed, 0 failed, 1 skipped, 0 errored" in out
+
+
+def test_an_unsupported_reset_is_a_skip(vectors: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    status, out = run_fake("decline", vectors, capsys, "-v")
+    assert status == 0, out
+    assert out.count("adapter declined the case: not today") == 2
