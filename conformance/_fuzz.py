@@ -306,6 +306,8 @@ class FuzzResult:
     """Traces run on the adapter (including those run while shrinking)."""
     caught_after: int | None
     """How many traces ran up to and including the first divergent one."""
+    declined: int
+    """Traces the adapter answered ``unsupported`` at reset (not compared)."""
     failure: Diverged | None
     """The shrunk, minimal divergence, or ``None``."""
 
@@ -323,7 +325,7 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
                         "features they need")
     snapshots = "snapshot" in info.features
     stop_at = None if time_limit is None else time.monotonic() + time_limit
-    counts = {"run": 0}
+    counts = {"run": 0, "declined": 0}
     caught: list[int] = []
 
     def out_of_time() -> bool:
@@ -336,6 +338,7 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
         try:
             run_lockstep(session, trace)
         except Unsupported:
+            counts["declined"] += 1
             return
         except Diverged:
             if not caught:
@@ -358,8 +361,9 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
         try:
             test()
         except Diverged as exc:
-            return FuzzResult(counts["run"], caught[0] if caught else None, exc)
-    return FuzzResult(counts["run"], None, None)
+            return FuzzResult(counts["run"], caught[0] if caught else None, counts["declined"],
+                              exc)
+    return FuzzResult(counts["run"], None, counts["declined"], None)
 
 
 def _preset_usable(preset: str, info: AdapterInfo) -> bool:
@@ -482,8 +486,9 @@ def run_fuzz(args: argparse.Namespace, out: TextIO | None = None,
         session.discard()
     name = f"{info.implementation} {info.version}".strip()
     if result.failure is None:
-        print(f"conform fuzz: no divergence in {result.examples} traces (adapter: {name}, "
-              f"seed {args.seed})", file=out)
+        declined = f", {result.declined} declined by the adapter" if result.declined else ""
+        print(f"conform fuzz: no divergence in {result.examples} traces{declined} (adapter: "
+              f"{name}, seed {args.seed})", file=out)
         return 0
     print(render_failure(result.failure), file=out)
     case = failure_case(result.failure, info.implementation, args.seed)

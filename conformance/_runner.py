@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -171,9 +172,16 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``privtrak conform`` (and ``privtrak conform fuzz``)."""
-    if getattr(args, "conform_action", None) == "fuzz":
-        return run_fuzz(args)
-    return run_vectors(args, sys.stdout, sys.stderr)
+    try:
+        if getattr(args, "conform_action", None) == "fuzz":
+            return run_fuzz(args)
+        return run_vectors(args, sys.stdout, sys.stderr)
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. piped into head): stop
+        # quietly; the adapter was already ended by the session's cleanup.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 def run_vectors(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
