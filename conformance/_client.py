@@ -134,7 +134,7 @@ class AdapterClient:
                                     "was asked", tail())
             raise StepFailed(f"the adapter reported an error: {reply['message']}", tail())
         # The envelope is checked by hand: this runs once per step.
-        if kind != "observation" or set(reply) != {"type", "index", "observation"} or (
+        if kind != "observation" or not {"index", "observation"} <= reply.keys() or (
                 not isinstance(reply["observation"], dict)):
             problem = schema_problem("observation_reply", reply) or "unexpected reply"
             raise ProtocolError(f"expected an observation or error reply, got {_show(reply)}: "
