@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     big = by_clients.get(100_000)
     doc: dict[str, Any] = {
         "benchmark": "privtrak.sim",
-        "command": "python bench/sim.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": " ".join(["python bench/sim.py", *(sys.argv[1:] if argv is None else argv)]),
         "python": platform.python_version(),
         "memory_measure": "getrusage ru_maxrss growth across the run, per population client",
         "runs": runs,
