@@ -40,7 +40,7 @@ from privtrak.reference import (
     shard_of,
 )
 from privtrak.reference._results import CloseReport
-from privtrak.reference._tracker import _Entry, _User
+from privtrak.reference._tracker import _COMPLETED_BIT, _User, pack_entry
 
 from ._adapter import ALL_FEATURES, AdapterInfo, serve
 from ._execute import Execution
@@ -152,7 +152,7 @@ class StoppedNotRemoving(Tracker):
                 ustate = _User(shard_of(user, self._config.shard_count), now)
                 self._users[user] = ustate
             if key not in ustate.entries:
-                ustate.entries[key] = _Entry(request.uploaded, request.downloaded, now, False)
+                ustate.entries[key] = pack_entry(request.uploaded, request.downloaded, now, False)
                 self._entry_count += 1
         return result
 
@@ -173,8 +173,8 @@ class CompletedTwice(Tracker):
         if request.event is Event.COMPLETED and result.user is not None:
             ustate = self._users.get(result.user)
             if ustate is not None:
-                for entry in ustate.entries.values():
-                    entry.completed = False
+                for key, packed in ustate.entries.items():
+                    ustate.entries[key] = packed & ~_COMPLETED_BIT
         return result
 
 

@@ -29,8 +29,8 @@ from ._batching import Pending
 from ._codec import JsonObject, Reader, config_to_mapping, encode_batch, encode_record
 from ._identify import UserIdentifier
 from ._results import TrackerState
-from ._tracker import _LEDGER_FIELDS, ATTRIBUTED_CAUSES, Tracker, _Entry, _User
-from ._types import UserId
+from ._tracker import _LEDGER_FIELDS, ATTRIBUTED_CAUSES, Tracker, _User, pack_entry, unpack_entry
+from ._types import UINT64_MAX, UserId
 
 FORMAT = "privtrak-snapshot"
 VERSION = 1
@@ -56,9 +56,7 @@ def take_snapshot(tracker: Tracker) -> JsonObject:
         "sealed_count": b.sealed_count,
         "users": [
             {"user": uid.hex(), "shard": u.shard,
-             "entries": [{"key": k.hex(), "up": str(e.up), "down": str(e.down),
-                          "last_seen": e.last_seen, "completed": e.completed}
-                         for k, e in u.entries.items()]}
+             "entries": [_encode_entry(k, e) for k, e in u.entries.items()]}
             for uid, u in t._users.items()
         ],
         "buffers": [
@@ -72,6 +70,12 @@ def take_snapshot(tracker: Tracker) -> JsonObject:
         "attributed": {c.value: [str(v[0]), str(v[1])] for c, v in t._attributed.items()},
         "counts": t._export_counts(),
     }
+
+
+def _encode_entry(key: bytes, packed: int) -> JsonObject:
+    up, down, last_seen, completed = unpack_entry(packed)
+    return {"key": key.hex(), "up": str(up), "down": str(down), "last_seen": last_seen,
+            "completed": completed}
 
 
 def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> Tracker:
@@ -113,13 +117,17 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
             ep = f"{path}.entries[{j}]"
             e_doc = rd.obj(e_raw, ep)
             key = rd.hexbytes(rd.get(e_doc, "key", ep), f"{ep}.key", key_len)
-            user.entries[key] = _Entry(
-                rd.dec(rd.get(e_doc, "up", ep), f"{ep}.up"),
-                rd.dec(rd.get(e_doc, "down", ep), f"{ep}.down"),
-                rd.int_(rd.get(e_doc, "last_seen", ep), f"{ep}.last_seen"),
-                rd.bool_(rd.get(e_doc, "completed", ep), f"{ep}.completed"),
-            )
-        user.oldest = min((e.last_seen for e in user.entries.values()), default=now)
+            up = rd.dec(rd.get(e_doc, "up", ep), f"{ep}.up")
+            down = rd.dec(rd.get(e_doc, "down", ep), f"{ep}.down")
+            last_seen = rd.int_(rd.get(e_doc, "last_seen", ep), f"{ep}.last_seen")
+            for name, value in (("up", up), ("down", down)):
+                if not 0 <= value <= UINT64_MAX:
+                    raise rd.fail(f"{ep}.{name}", "must be within 0..2**64-1")
+            if not 0 <= last_seen <= now:
+                raise rd.fail(f"{ep}.last_seen", f"must be within 0..now ({now})")
+            user.entries[key] = pack_entry(
+                up, down, last_seen, rd.bool_(rd.get(e_doc, "completed", ep), f"{ep}.completed"))
+        user.oldest = min((unpack_entry(e)[2] for e in user.entries.values()), default=now)
         t._users[uid] = user
         t._entry_count += len(user.entries)
     for i, raw in enumerate(rd.lst(rd.get(root, "buffers", "$"), "$.buffers")):

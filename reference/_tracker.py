@@ -108,16 +108,25 @@ def wrap_int64(value: int) -> int:
     return value - _UINT64 if value > INT64_MAX else value
 
 
-class _Entry:
-    """One stored baseline. Kept tiny: there is one per tracked peer."""
+# One stored baseline is one int: ``up | down << 64 | completed << 128 |
+# last_seen << 129``. A slotted object plus two counter ints cost about 128
+# bytes per tracked peer; the packed int costs about 48 (bench/core.py).
+_U64_MASK = (1 << 64) - 1
+_DOWN_SHIFT = 64
+_COMPLETED_BIT = 1 << 128
+_SEEN_SHIFT = 129
 
-    __slots__ = ("completed", "down", "last_seen", "up")
 
-    def __init__(self, up: int, down: int, last_seen: int, completed: bool) -> None:
-        self.up = up
-        self.down = down
-        self.last_seen = last_seen
-        self.completed = completed
+def pack_entry(up: int, down: int, last_seen: int, completed: bool) -> int:
+    """Pack one baseline (counters within 0..2**64-1, ``last_seen >= 0``)."""
+    return ((last_seen << _SEEN_SHIFT) | (_COMPLETED_BIT if completed else 0)
+            | (down << _DOWN_SHIFT) | up)
+
+
+def unpack_entry(packed: int) -> tuple[int, int, int, bool]:
+    """``(up, down, last_seen, completed)`` of a packed baseline."""
+    return (packed & _U64_MASK, (packed >> _DOWN_SHIFT) & _U64_MASK,
+            packed >> _SEEN_SHIFT, bool(packed & _COMPLETED_BIT))
 
 
 class _User:
@@ -127,7 +136,7 @@ class _User:
 
     def __init__(self, shard: int, oldest: int) -> None:
         self.shard = shard
-        self.entries: dict[bytes, _Entry] = {}
+        self.entries: dict[bytes, int] = {}  # key -> pack_entry(...)
         # A lower bound of min(last_seen) over entries: while it is not below
         # the purge cutoff, no entry can be stale and the scan is skipped.
         self.oldest = oldest
@@ -239,9 +248,9 @@ class Tracker:
         self._record_counts = [rest.pop("record." + k.value, 0) for k in _KINDS]
         self._counts = Counter(rest)
 
-    def _view(self, user: UserId, key: bytes, e: _Entry) -> EntryView:
+    def _view(self, user: UserId, key: bytes, packed: int) -> EntryView:
         info_hash, peer = _split_key(key)
-        return EntryView(user, info_hash, peer, e.up, e.down, e.last_seen, e.completed)
+        return EntryView(user, info_hash, peer, *unpack_entry(packed))
 
     def waiting_batches(self) -> list[Batch]:
         """Sealed batches not yet delivered and not in flight, by id."""
@@ -324,7 +333,8 @@ class Tracker:
             else request.info_hash
         entry = ustate.entries.get(key) if ustate is not None else None
         expired = False
-        if entry is not None and self._expire_stale and entry.last_seen < now - self._lifetime:
+        if entry is not None and self._expire_stale and (
+                entry >> _SEEN_SHIFT) < now - self._lifetime:
             expired = True
             entry = None
 
@@ -343,9 +353,11 @@ class Tracker:
                 cause = _C_BASELINE
                 att_up, att_down = up, down
         else:
-            if self._event_records and event is _COMPLETED and entry.completed:
+            e_up = entry & _U64_MASK
+            e_down = (entry >> _DOWN_SHIFT) & _U64_MASK
+            if self._event_records and event is _COMPLETED and entry & _COMPLETED_BIT:
                 record_event = _NONE  # R5.2: a snatch counts once per entry
-            if ((up < entry.up or down < entry.down) and self._reset_on_decrease) or (
+            if ((up < e_up or down < e_down) and self._reset_on_decrease) or (
                     event is _STARTED and self._reset_on_started):
                 outcome, index = _O_RESET, _I_RESET
                 cause = _C_RESET
@@ -355,8 +367,8 @@ class Tracker:
                     outcome, index = _O_STOPPED, _I_STOPPED
                 else:
                     outcome, index = _O_CREDITED, _I_CREDITED
-                credited_up = up - entry.up
-                credited_down = down - entry.down
+                credited_up = up - e_up
+                credited_down = down - e_down
                 if not (_INT64_MIN <= credited_up <= INT64_MAX):
                     credited_up = wrap_int64(credited_up)
                 if not (_INT64_MIN <= credited_down <= INT64_MAX):
@@ -397,14 +409,13 @@ class Tracker:
             del entries[key]
             self._entry_count -= 1
         elif entry is None:
-            entries[key] = _Entry(up, down, now, event is _COMPLETED)
+            entries[key] = ((now << _SEEN_SHIFT) | (_COMPLETED_BIT if event is _COMPLETED else 0)
+                            | (down << _DOWN_SHIFT) | up)
             self._entry_count += 1
         else:
-            entry.up = up
-            entry.down = down
-            entry.last_seen = now
-            if event is _COMPLETED:
-                entry.completed = True
+            entries[key] = ((now << _SEEN_SHIFT) | (entry & _COMPLETED_BIT)
+                            | (_COMPLETED_BIT if event is _COMPLETED else 0)
+                            | (down << _DOWN_SHIFT) | up)
         self._outcome_counts[index] += 1
         if cause is not None:
             acc = self._attributed[cause]
@@ -480,7 +491,7 @@ class Tracker:
         by key (R7.3). Purges whose record would exceed ``max_pending`` are
         deferred to a later purge (R6.7).
         """
-        stale = sorted(k for k, e in ustate.entries.items() if e.last_seen < cutoff)
+        stale = sorted(k for k, e in ustate.entries.items() if e >> _SEEN_SHIFT < cutoff)
         panic = bool(stale) and stale[0] != max(ustate.entries)
         if panic:
             self._counts["seed_panics"] += 1
@@ -490,7 +501,7 @@ class Tracker:
                 self._counts["purges_deferred"] += 1
                 continue
             self._drop_entry(user, ustate, key, now)
-        ustate.oldest = min((e.last_seen for e in ustate.entries.values()), default=now)
+        ustate.oldest = min((e >> _SEEN_SHIFT for e in ustate.entries.values()), default=now)
         return panic
 
     def collect_garbage(self, now: int) -> GcResult:
