@@ -520,7 +520,10 @@ class Tracker:
         before_entries, before_users = self._entry_count, len(self._users)
         deferred_before = self._counts["purges_deferred"]
         panic = False
-        for user in sorted(self._users):
+        # ``oldest`` is a lower bound of each user's last_seen, so users at or
+        # above the cutoff hold nothing stale and are not visited at all.
+        candidates = sorted(u for u, state in self._users.items() if state.oldest < cutoff)
+        for user in candidates:
             ustate = self._users[user]
             panic |= self._purge_user(user, ustate, cutoff, now)
             if not ustate.entries:
