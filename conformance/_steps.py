@@ -15,13 +15,11 @@ value raises :class:`VectorError` naming the file, case, step and field.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from privtrak.reference import (
-    UINT64_MAX,
     AnnounceRequest,
     Batch,
     DeltaRecord,
@@ -30,17 +28,15 @@ from privtrak.reference import (
     InvalidInput,
     Outcome,
     PeerId,
-    RecordKind,
     RejectCode,
     UserId,
     encode_batch,
     encode_record,
 )
+from privtrak.reference._codec import Reader
 
 JsonObject = dict[str, Any]
 
-_DEC = re.compile(r"^(0|-?[1-9][0-9]*)$")
-_HEX = re.compile(r"^[0-9a-f]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,98 +346,13 @@ def encode_observation(obs: Observation) -> JsonObject:
 # -- decoding -----------------------------------------------------------------
 
 
-class _Reader:
-    """Strict typed access to decoded JSON; every error names the field path."""
+class _Reader(Reader):
+    """The reference's strict JSON reader, raising :class:`VectorError` that
+    also names the file, case and step, plus the conformance-only shapes."""
 
     def __init__(self, where: Where) -> None:
+        super().__init__(lambda field, why: VectorError(where, field, why))
         self.where = where
-
-    def fail(self, field: str, why: str) -> VectorError:
-        return VectorError(self.where, field, why)
-
-    def obj(self, value: object, path: str, keys: tuple[str, ...]) -> Mapping[str, Any]:
-        """An object with exactly ``keys``."""
-        if not isinstance(value, Mapping):
-            raise self.fail(path, f"must be an object, got {_show(value)}")
-        for key in keys:
-            if key not in value:
-                raise self.fail(f"{path}.{key}", "is missing")
-        extra = sorted(str(k) for k in value if k not in keys)
-        if extra:
-            raise self.fail(f"{path}.{extra[0]}", f"unknown key; expected only {list(keys)}")
-        return value
-
-    def lst(self, value: object, path: str) -> list[Any]:
-        if not isinstance(value, list):
-            raise self.fail(path, f"must be an array, got {_show(value)}")
-        return value
-
-    def int_(self, value: object, path: str, minimum: int = 0) -> int:
-        if type(value) is not int:
-            raise self.fail(path, f"must be an integer, got {_show(value)}")
-        if value < minimum:
-            raise self.fail(path, f"must be at least {minimum}, got {value}")
-        return value
-
-    def bool_(self, value: object, path: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(path, f"must be true or false, got {_show(value)}")
-        return value
-
-    def str_(self, value: object, path: str) -> str:
-        if not isinstance(value, str):
-            raise self.fail(path, f"must be a string, got {_show(value)}")
-        return value
-
-    def dec(self, value: object, path: str, unsigned: bool = False) -> int:
-        """A decimal string: no leading zeros, no plus sign; a minus unless unsigned."""
-        if not isinstance(value, str) or not _DEC.match(value):
-            raise self.fail(path, f"must be a decimal string such as \"123\", got {_show(value)}")
-        number = int(value)
-        if unsigned and not 0 <= number <= UINT64_MAX:
-            raise self.fail(path, f"must be in 0..2**64-1, got {value}")
-        return number
-
-    def hexbytes(self, value: object, path: str, length: int) -> bytes:
-        if not isinstance(value, str) or not _HEX.match(value) or len(value) != 2 * length:
-            raise self.fail(path, f"must be {2 * length} lowercase hex digits, got "
-                                  f"{_show(value)}")
-        return bytes.fromhex(value)
-
-    def enum_(self, kind: type[enum.StrEnum], value: object, path: str) -> Any:
-        try:
-            if not isinstance(value, str):
-                raise ValueError(value)
-            return kind(value)
-        except ValueError:
-            choices = ", ".join(m.value for m in kind)
-            raise self.fail(path, f"must be one of {choices}, got {_show(value)}") from None
-
-    def record(self, value: object, path: str) -> DeltaRecord:
-        doc = self.obj(value, path, ("kind", "user", "info_hash", "peer_id", "up", "down",
-                                     "event", "left", "time"))
-        peer, left = doc["peer_id"], doc["left"]
-        return DeltaRecord(
-            self.enum_(RecordKind, doc["kind"], f"{path}.kind"),
-            UserId(self.hexbytes(doc["user"], f"{path}.user", 16)),
-            InfoHash(self.hexbytes(doc["info_hash"], f"{path}.info_hash", 20)),
-            None if peer is None else PeerId(self.hexbytes(peer, f"{path}.peer_id", 20)),
-            self.dec(doc["up"], f"{path}.up"),
-            self.dec(doc["down"], f"{path}.down"),
-            self.enum_(Event, doc["event"], f"{path}.event"),
-            None if left is None else self.dec(left, f"{path}.left", unsigned=True),
-            self.int_(doc["time"], f"{path}.time"),
-        )
-
-    def batch(self, value: object, path: str) -> Batch:
-        doc = self.obj(value, path, ("batch_id", "shard", "sealed_at", "records"))
-        records = self.lst(doc["records"], f"{path}.records")
-        return Batch(
-            self.int_(doc["batch_id"], f"{path}.batch_id", 1),
-            self.int_(doc["shard"], f"{path}.shard"),
-            tuple(self.record(r, f"{path}.records[{i}]") for i, r in enumerate(records)),
-            self.int_(doc["sealed_at"], f"{path}.sealed_at"),
-        )
 
     def deliveries(self, value: object, path: str) -> tuple[Delivery, ...]:
         out = []

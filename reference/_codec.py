@@ -8,15 +8,27 @@ precision), times and small counts are JSON integers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import enum
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from ._config import Config, parse_config
 from ._errors import ConfigError, SnapshotError
 from ._policy import POLICY_FIELDS
-from ._types import Batch, DeltaRecord, Event, InfoHash, PeerId, RecordKind, UserId
+from ._types import (
+    UINT64_MAX,
+    Batch,
+    DeltaRecord,
+    Event,
+    InfoHash,
+    PeerId,
+    RecordKind,
+    UserId,
+)
 
 JsonObject = dict[str, Any]
+E = TypeVar("E", bound=enum.StrEnum)
 
 
 def encode_record(record: DeltaRecord) -> JsonObject:
@@ -62,26 +74,52 @@ def config_to_mapping(config: Config) -> JsonObject:
     return out
 
 
+_DEC = re.compile(r"^(0|-?[1-9][0-9]*)$")
+_HEX = re.compile(r"^[0-9a-f]*$")
+_RECORD_KEYS = ("kind", "user", "info_hash", "peer_id", "up", "down", "event", "left", "time")
+_BATCH_KEYS = ("batch_id", "shard", "sealed_at", "records")
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 class Reader:
-    """Typed access to a decoded JSON document; errors name the JSON path."""
+    """Strict typed access to a decoded JSON document; every error names the
+    JSON path of the offending value.
 
-    def __init__(self, error: type[SnapshotError] = SnapshotError) -> None:
-        self._error = error
+    ``fail(path, why)`` builds the exception to raise: snapshots raise
+    :class:`SnapshotError`, conformance vectors their own error that also
+    names the file, case and step.
+    """
 
-    def fail(self, path: str, why: str) -> SnapshotError:
+    def __init__(self, fail: Callable[[str, str], Exception] = SnapshotError) -> None:
+        self._fail = fail
+
+    def fail(self, path: str, why: str) -> Exception:
         """The error to raise for ``path``."""
-        return self._error(path, why)
+        return self._fail(path, why)
 
-    def obj(self, value: object, path: str) -> Mapping[str, Any]:
-        """``value`` as a JSON object."""
+    def obj(self, value: object, path: str,
+            keys: tuple[str, ...] | None = None) -> Mapping[str, Any]:
+        """``value`` as a JSON object; with ``keys``, exactly those keys."""
         if not isinstance(value, Mapping):
-            raise self.fail(path, "must be an object")
+            raise self.fail(path, f"must be an object, got {_show(value)}")
+        if keys is not None:
+            for key in keys:
+                if key not in value:
+                    raise self.fail(f"{path}.{key}", "is missing")
+            extra = sorted(str(k) for k in value if k not in keys)
+            if extra:
+                raise self.fail(f"{path}.{extra[0]}",
+                                f"unknown key; expected only {list(keys)}")
         return value
 
     def lst(self, value: object, path: str) -> list[Any]:
         """``value`` as a JSON array."""
         if not isinstance(value, list):
-            raise self.fail(path, "must be an array")
+            raise self.fail(path, f"must be an array, got {_show(value)}")
         return value
 
     def get(self, doc: Mapping[str, Any], key: str, path: str) -> Any:
@@ -90,67 +128,77 @@ class Reader:
             raise self.fail(f"{path}.{key}", "is missing")
         return doc[key]
 
-    def int_(self, value: object, path: str) -> int:
-        """A JSON integer (not a boolean)."""
+    def int_(self, value: object, path: str, minimum: int = 0) -> int:
+        """A JSON integer (not a boolean) of at least ``minimum``."""
         if type(value) is not int:
-            raise self.fail(path, f"must be an integer, got {value!r}")
+            raise self.fail(path, f"must be an integer, got {_show(value)}")
+        if value < minimum:
+            raise self.fail(path, f"must be at least {minimum}, got {value}")
         return value
 
     def bool_(self, value: object, path: str) -> bool:
         """A JSON boolean."""
         if not isinstance(value, bool):
-            raise self.fail(path, f"must be true or false, got {value!r}")
+            raise self.fail(path, f"must be true or false, got {_show(value)}")
         return value
 
-    def dec(self, value: object, path: str) -> int:
-        """A counter written as a decimal string (an optional leading minus)."""
-        if not isinstance(value, str) or not value.lstrip("-").isdigit():
-            raise self.fail(path, f"must be a decimal string, got {value!r}")
-        return int(value)
+    def str_(self, value: object, path: str) -> str:
+        """A JSON string."""
+        if not isinstance(value, str):
+            raise self.fail(path, f"must be a string, got {_show(value)}")
+        return value
+
+    def dec(self, value: object, path: str, unsigned: bool = False) -> int:
+        """A decimal string: no leading zeros, no plus sign; a minus unless unsigned."""
+        if not isinstance(value, str) or not _DEC.match(value):
+            raise self.fail(path, f"must be a decimal string such as \"123\", got {_show(value)}")
+        number = int(value)
+        if unsigned and not 0 <= number <= UINT64_MAX:
+            raise self.fail(path, f"must be in 0..2**64-1, got {value}")
+        return number
 
     def hexbytes(self, value: object, path: str, length: int) -> bytes:
         """``length`` bytes written as lowercase hex."""
-        if not isinstance(value, str):
-            raise self.fail(path, f"must be a hex string, got {value!r}")
-        try:
-            raw = bytes.fromhex(value)
-        except ValueError:
-            raise self.fail(path, f"is not hex: {value!r}") from None
-        if len(raw) != length:
-            raise self.fail(path, f"must be {length} bytes, got {len(raw)}")
-        return raw
+        if not isinstance(value, str) or not _HEX.match(value) or len(value) != 2 * length:
+            raise self.fail(path, f"must be {2 * length} lowercase hex digits, got "
+                                  f"{_show(value)}")
+        return bytes.fromhex(value)
+
+    def enum_(self, kind: type[E], value: object, path: str) -> E:
+        """A member of the string enum ``kind``, by value."""
+        if isinstance(value, str):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+        choices = ", ".join(m.value for m in kind)
+        raise self.fail(path, f"must be one of {choices}, got {_show(value)}")
 
     def record(self, value: object, path: str) -> DeltaRecord:
         """A record as written by :func:`encode_record`."""
-        doc = self.obj(value, path)
-        try:
-            kind = RecordKind(self.get(doc, "kind", path))
-            event = Event(self.get(doc, "event", path))
-        except ValueError as exc:
-            raise self.fail(path, str(exc)) from None
-        peer = self.get(doc, "peer_id", path)
-        left = self.get(doc, "left", path)
+        doc = self.obj(value, path, _RECORD_KEYS)
+        peer, left = doc["peer_id"], doc["left"]
         return DeltaRecord(
-            kind,
-            UserId(self.hexbytes(self.get(doc, "user", path), f"{path}.user", 16)),
-            InfoHash(self.hexbytes(self.get(doc, "info_hash", path), f"{path}.info_hash", 20)),
+            self.enum_(RecordKind, doc["kind"], f"{path}.kind"),
+            UserId(self.hexbytes(doc["user"], f"{path}.user", 16)),
+            InfoHash(self.hexbytes(doc["info_hash"], f"{path}.info_hash", 20)),
             None if peer is None else PeerId(self.hexbytes(peer, f"{path}.peer_id", 20)),
-            self.dec(self.get(doc, "up", path), f"{path}.up"),
-            self.dec(self.get(doc, "down", path), f"{path}.down"),
-            event,
-            None if left is None else self.dec(left, f"{path}.left"),
-            self.int_(self.get(doc, "time", path), f"{path}.time"),
+            self.dec(doc["up"], f"{path}.up"),
+            self.dec(doc["down"], f"{path}.down"),
+            self.enum_(Event, doc["event"], f"{path}.event"),
+            None if left is None else self.dec(left, f"{path}.left", unsigned=True),
+            self.int_(doc["time"], f"{path}.time"),
         )
 
     def batch(self, value: object, path: str) -> Batch:
         """A batch as written by :func:`encode_batch`."""
-        doc = self.obj(value, path)
-        records = self.lst(self.get(doc, "records", path), f"{path}.records")
+        doc = self.obj(value, path, _BATCH_KEYS)
+        records = self.lst(doc["records"], f"{path}.records")
         return Batch(
-            self.int_(self.get(doc, "batch_id", path), f"{path}.batch_id"),
-            self.int_(self.get(doc, "shard", path), f"{path}.shard"),
+            self.int_(doc["batch_id"], f"{path}.batch_id", 1),
+            self.int_(doc["shard"], f"{path}.shard"),
             tuple(self.record(r, f"{path}.records[{i}]") for i, r in enumerate(records)),
-            self.int_(self.get(doc, "sealed_at", path), f"{path}.sealed_at"),
+            self.int_(doc["sealed_at"], f"{path}.sealed_at"),
         )
 
     def config(self, value: object, path: str) -> Config:
