@@ -61,7 +61,8 @@ class Database:
 
     def in_outage(self, t: float) -> bool:
         """Whether simulated time ``t`` falls in an outage window."""
-        return any(o.start <= t < o.start + o.duration for o in self.model.outages)
+        outages = self.model.outages
+        return bool(outages) and any(o.start <= t < o.start + o.duration for o in outages)
 
     def plan_call(self, batch: Batch, t: float) -> tuple[float, CallOutcome]:
         """The latency and outcome of a call starting at ``t``."""
@@ -97,7 +98,10 @@ class Database:
                 self.unacked[id(r)] = r
 
     def _apply(self, batch: Batch) -> None:
-        self._applied_ids.add(batch.batch_id)
+        # Ids are only ever read to deduplicate; keeping them otherwise grows
+        # memory by one int per batch for the whole run.
+        if self.model.dedup_batches:
+            self._applied_ids.add(batch.batch_id)
         up = down = 0
         for r in batch.records:
             up += r.up
