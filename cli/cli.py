@@ -18,6 +18,9 @@ from privtrak import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module that defines add_arguments(parser) and run(args) -> int, help)
     "sim": ("privtrak.sim.cli", "run a swarm simulation of a scenario and write its results"),
+    "report": ("privtrak.capacity.cli",
+               "run a capacity study (sweeps, replications, thresholds) and write a report "
+               "with figures (--check DIR: verify a committed one)"),
     "conform": ("privtrak.conformance._runner",
                 "run the conformance vectors against an implementation's adapter "
                 "(and 'conform fuzz': differential fuzzing)"),

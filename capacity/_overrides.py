@@ -1,0 +1,92 @@
+"""Dotted keys on scenario mappings: read, set, merge, and suggest.
+
+A study varies a scenario by dotted keys (``database.latency.base``); these
+helpers apply such keys to the plain mapping a scenario YAML decodes to,
+before the simulator validates it. They never mutate their inputs.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from privtrak.sim import Scenario
+
+
+def set_dotted(mapping: Mapping[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """A deep copy of ``mapping`` with ``key`` (``a.b.c``) set to ``value``.
+
+    Missing intermediate mappings are created; a non-mapping in the way is
+    replaced (the scenario validation then names what is wrong).
+    """
+    out: dict[str, Any] = copy.deepcopy(dict(mapping))
+    parts = key.split(".")
+    node = out
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = copy.deepcopy(value)
+    return out
+
+
+def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` deep-merged with ``extra`` (mappings merge, anything else replaces)."""
+    out: dict[str, Any] = copy.deepcopy(dict(base))
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def get_dotted(mapping: Mapping[str, Any], key: str) -> Any:
+    """The value at dotted ``key``, or ``None`` when any part is missing."""
+    node: Any = mapping
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _flatten(data: Mapping[str, Any], prefix: str, out: set[str]) -> None:
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        out.add(dotted)
+        if isinstance(value, Mapping):
+            _flatten(value, dotted, out)
+
+
+def scenario_keys() -> frozenset[str]:
+    """Every dotted key a scenario accepts (intermediate mappings included)."""
+    keys: set[str] = set()
+    _flatten(Scenario().to_data(), "", keys)
+    for sub in ("at", "initial_rate", "decay", "torrents"):
+        keys.add(f"workload.flash_crowd.{sub}")
+    return frozenset(keys)
+
+
+_DIST_KEYS = ("service_time", "late.delay", "size", "download_rate", "upload_rate",
+              "seeding_time", "rejoin_gap", "latency.jitter")
+
+
+def check_key(key: str) -> str | None:
+    """``None`` when ``key`` names a scenario key; otherwise why not, with a suggestion."""
+    known = scenario_keys()
+    if key in known:
+        return None
+    # Keys below a distribution (workload.size.lognormal.sigma) are checked by the
+    # simulator's own validation once the value is applied.
+    for dist in _DIST_KEYS:
+        for k in known:
+            if k.endswith(dist) and key.startswith(k + "."):
+                return None
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"is not a scenario key{hint}"
