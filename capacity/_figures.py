@@ -27,6 +27,8 @@ from ._steady import t_interval  # noqa: E402
 
 plt.rcParams.update({"svg.hashsalt": "privtrak", "font.size": 10, "axes.grid": True,
                      "grid.alpha": 0.3, "figure.dpi": 110})
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("-", (0, (5, 2)), (0, (1, 1.5)), "-.")
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
           "#17becf", "#7f7f7f", "#bcbd22")
 
@@ -105,7 +107,8 @@ def sweep_figure(outcome: Outcome, fig: Figure, out: Path) -> tuple[list[Path], 
             lo = [(e.low if not math.isnan(e.half_width) else e.mean) / div for e in est]
             hi = [(e.high if not math.isnan(e.half_width) else e.mean) / div for e in est]
             label = config_label(conf.configuration)
-            ax.plot(xs, ys, marker="o", color=color, label=label, linewidth=1.6)
+            ax.plot(xs, ys, marker=MARKERS[ci % len(MARKERS)], color=color, label=label,
+                    linewidth=1.6, markersize=6 + 2 * (ci % 2))
             ax.fill_between(xs, lo, hi, color=color, alpha=0.18, linewidth=0)
             bad = [(x, y) for x, y, o in zip(xs, ys, pts, strict=True) if o.unstable]
             if bad:
@@ -206,7 +209,7 @@ def timeseries_figure(outcome: Outcome, fig: Figure,
     for i, (name, xs, means, lows, highs) in enumerate(lines):
         color = COLORS[i % len(COLORS)]
         ax.plot([x / tdiv for x in xs], [m / div for m in means], color=color, label=name,
-                linewidth=1.6)
+                linewidth=1.8, linestyle=LINESTYLES[i % len(LINESTYLES)])
         ax.fill_between([x / tdiv for x in xs], [v / div for v in lows],
                         [v / div for v in highs], color=color, alpha=0.18, linewidth=0)
         rows.extend([fig.column, unit, name, x, m, lo, hi]
@@ -271,12 +274,18 @@ def capacity_figure(outcome: Outcome, fig: Figure,
             if status == "at least":
                 ax.annotate("≥", (x, v), textcoords="offset points", xytext=(6, 4),
                             color=color)
-        ax.plot(xs, ys, marker="o", color=color, label=name, linewidth=1.6)
+        ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], color=color, label=name,
+                linewidth=1.6, linestyle=LINESTYLES[i % len(LINESTYLES)])
         ax.errorbar(xs, ys, yerr=[[y - a for y, a in zip(ys, lo, strict=True)],
                                   [b - y for y, b in zip(ys, hi, strict=True)]],
                     fmt="none", ecolor=color, capsize=4)
     ax.set_xlabel(fig.x.split(".")[-1].replace("_", " "))
-    ax.set_ylabel(f"highest {y_label} meeting every threshold ({unit})")
+    ticks = sorted({x for members in groups.values() for x, _ in members})
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set_ylabel(f"capacity: {y_label} ({unit})" if len(y_label) < 30
+                  else f"capacity ({unit})")
+    f.text(0.01, 0.01, f"capacity: the highest {y_label} at which every threshold is met",
+           fontsize=8, color="dimgray")
     ax.set_title(fig.title + "\n(\u2265: every tested load passed; bars: 95 % interval)",
                  fontsize=11)
     ax.set_ylim(bottom=0)

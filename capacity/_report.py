@@ -105,8 +105,8 @@ def _estimate_text(o: PointOutcome, metric: str) -> str:
 
 def _axis_text(study: Study, o: PointOutcome) -> str:
     raw = o.point.value(study.axis.key)
-    text = f"{study.axis.label} {raw}" + (
-        f" {study.axis.unit}" if study.axis.unit and study.axis.unit != "s" else "")
+    unit = study.axis.unit
+    text = f"{raw} {unit}" if unit and unit != "s" else f"{study.axis.label} {raw}"
     if study.axis.x_metric:
         text += f" ({_estimate_text(o, study.axis.x_metric)})"
     return text
@@ -123,7 +123,7 @@ def _limit_sentence(study: Study, c: ConfigOutcome) -> str:
     nxt = c.points[c.points.index(c.limit) + 1]
     failed = [m for m, ok, _ in nxt.checks if not ok]
     return (f"meets every threshold up to {_axis_text(study, c.limit)}; at "
-            f"{study.axis.label} {nxt.point.value(study.axis.key)} it fails on "
+            f"{_axis_text(study, nxt)} it fails on "
             f"{', '.join(failed)}")
 
 
