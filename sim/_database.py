@@ -55,6 +55,12 @@ class Database:
         self.duplicated_down = 0
         self.calls = 0
         self.failures = 0
+        self.records_sent = 0
+        """Records carried by the calls started so far (failed ones included)."""
+        self.busy_time = 0.0
+        """Connection-seconds of the calls that finished."""
+        self.active = 0
+        self._active_since = 0.0  # sum of the start times of the calls in progress
         self.skipped_batches = 0
         self._applied_ids: set[int] = set()
         self.unacked: dict[int, DeltaRecord] = {}
@@ -65,8 +71,11 @@ class Database:
         return bool(outages) and any(o.start <= t < o.start + o.duration for o in outages)
 
     def plan_call(self, batch: Batch, t: float) -> tuple[float, CallOutcome]:
-        """The latency and outcome of a call starting at ``t``."""
+        """The latency and outcome of a call starting at ``t`` on a connection."""
         m = self.model
+        self.records_sent += len(batch.records)
+        self.active += 1
+        self._active_since += t
         if m.outages and self.in_outage(t):
             return m.outage_fail_after, CallOutcome.FAILED
         latency = (m.base_latency + m.per_record_latency * len(batch.records)) * self._jitter()
@@ -77,6 +86,18 @@ class Database:
             if u < m.failure_probability + m.failure_after_commit_probability:
                 return latency, CallOutcome.COMMITTED_BUT_FAILED
         return latency, CallOutcome.OK
+
+    def release(self, started: float, now: float) -> None:
+        """The call that took its connection at ``started`` gives it back at ``now``."""
+        self.active -= 1
+        self._active_since = self._active_since - started if self.active else 0.0
+        self.busy_time += now - started
+
+    def busy_until(self, now: float) -> float:
+        """Connection-seconds used up to ``now``, calls in progress included."""
+        if not self.active:
+            return self.busy_time
+        return self.busy_time + (self.active * now - self._active_since)
 
     def commit(self, batch: Batch, outcome: CallOutcome) -> None:
         """Apply ``batch`` at the end of a call with ``outcome`` (after the latency)."""

@@ -30,7 +30,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable, Generator
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import simpy
 from simpy.events import Event as SimEvent
@@ -50,7 +50,7 @@ from privtrak.reference import (
 from ._accounting import Ledger
 from ._database import CallOutcome, Database
 from ._scenario import Scenario
-from ._stats import Bucket, Gauges, close_bucket
+from ._stats import Bucket, Gauges, LatencyLog, close_bucket
 from ._workload import Catalogue, Session, SessionFactory, peer_id_of, unit_pair
 
 ANNOUNCE, COMPLETE, END, RESTART = 0, 1, 2, 3
@@ -94,7 +94,7 @@ class Job:
 class Call:
     """One handler call, waiting for a database connection or holding one."""
 
-    __slots__ = ("batch", "job", "lock", "outcome", "started")
+    __slots__ = ("batch", "connected", "job", "lock", "outcome", "started")
 
     def __init__(self, batch: Batch, lock: ShardLock | None, job: Job | None,
                  started: float) -> None:
@@ -102,7 +102,17 @@ class Call:
         self.lock = lock
         self.job = job
         self.started = started
+        self.connected = started
         self.outcome = CallOutcome.OK
+
+
+class RunDatabase(NamedTuple):
+    """The database's counters at the end of the run (before any stop sequence)."""
+
+    calls_started: int
+    calls_finished: int
+    records_sent: int
+    busy_seconds: float
 
 
 class Simulation:
@@ -112,7 +122,7 @@ class Simulation:
                  on_progress: Callable[[float], None] | None = None,
                  progress_step: float | None = None) -> None:
         sc = self.scenario = scenario
-        self.env = env = simpy.Environment()
+        self.env = simpy.Environment()
         self.epoch = sc.start_epoch
         self.tracker = Tracker(sc.tracker, now=sc.start_epoch)
         self.mode = sc.hook_mode
@@ -161,9 +171,14 @@ class Simulation:
         self.lock_busy_sum = 0.0
         self.announces_accounted = 0
         self.series: list[dict[str, object]] = []
+        self.run_database = RunDatabase(0, 0, 0, 0.0)
+        """Set when the run ends: the database counters without the stop sequence."""
+        self.latencies = LatencyLog()
+        """Every answer latency of the run (run-wide percentiles)."""
         self.bucket = Bucket(0.0, 0)
         self.end_time = sc.duration
-        self._end = env.event()
+        self._stop = False
+        self._stopping = False
         self._on_progress = on_progress
         self._progress_step = progress_step or max(min(300.0, sc.duration / 100), 1.0)
 
@@ -446,6 +461,7 @@ class Simulation:
             db.waiting.append(call)
 
     def _db_start(self, call: Call) -> None:
+        call.connected = self.env.now
         latency, call.outcome = self.db.plan_call(call.batch, self.env.now)
         Timeout(self.env, latency, call).callbacks.append(self._db_done)
 
@@ -458,6 +474,7 @@ class Simulation:
             db.free += 1
         batch, outcome = call.batch, call.outcome
         db.commit(batch, outcome)
+        db.release(call.connected, env.now)
         self.deliveries -= 1
         now_i = int(env.now) + self.epoch
         b = self.bucket
@@ -649,7 +666,7 @@ class Simulation:
                       self.requests, memory, None if oldest is None else float(now_i - oldest))
 
     def _close_bucket(self, t_end: float) -> None:
-        row = close_bucket(self.bucket, t_end, self.gauges())
+        row = close_bucket(self.bucket, t_end, self.gauges(), self.latencies)
         self.series.append(row)
         self.bucket = Bucket(t_end, self.jobs + self.deliveries)
 
@@ -670,13 +687,19 @@ class Simulation:
             yield self.env.timeout(step)
             if self._on_progress is not None:
                 self._on_progress(self.env.now)
-            if self.interrupted and not self._end.triggered:
-                self._end.succeed()
+            if self.interrupted:
+                self._stop_soon()
                 return
 
     def interrupt(self) -> None:
         """Ask the run to stop at the next progress step (e.g. on Ctrl-C)."""
         self.interrupted = True
+
+    def abort(self) -> None:
+        """Stop as soon as the event being processed is done (e.g. on a second
+        Ctrl-C); the run then ends like an interrupted one, books settled."""
+        self.interrupted = True
+        self._stop = True
 
     def run(self) -> None:
         """Run the scenario to its end (or to an interruption), then settle."""
@@ -691,12 +714,17 @@ class Simulation:
         env.process(self._sampler())
         env.process(self._progress())
         Timeout(env, self.end_time).callbacks.append(self._reach_end)
-        env.run(until=self._end)
+        step, peek = env.step, env.peek
+        while not self._stop and peek() < _INF:
+            step()
         end = env.now
         self.end_time = end
         if self.bucket.t_start < end or not self.series:
             self._close_bucket(end)
         self.closing = True
+        db = self.db
+        self.run_database = RunDatabase(db.calls + db.active, db.calls, db.records_sent,
+                                        db.busy_until(end))
         if self.scenario.tracker_model.stop_at_end and not self.interrupted:
             self._shutdown()
         for s in self._unsettled():
@@ -721,8 +749,18 @@ class Simulation:
         return list(found.values())
 
     def _reach_end(self, _ev: SimEvent) -> None:
-        if not self._end.triggered:
-            self._end.succeed()
+        self._stop_soon()
+
+    def _stop_soon(self) -> None:
+        """Stop once every event already scheduled for now has been processed."""
+        if not self._stopping:
+            self._stopping = True
+            ev = self.env.event()
+            ev.callbacks.append(self._halt)
+            ev.succeed()
+
+    def _halt(self, _ev: SimEvent) -> None:
+        self._stop = True
 
     def _shutdown(self) -> None:
         """The tracker's stop sequence: let deliveries finish, stop, deliver, close."""
