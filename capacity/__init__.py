@@ -22,7 +22,8 @@ from ._analysis import ConfigOutcome, Outcome, PointOutcome, analyse
 from ._analytic import database_queue, erlang_c, max_record_rate
 from ._execute import Cache, Interrupted, Run, plan, replication_seed, simulate
 from ._metrics import METRICS, Metric, extract
-from ._overrides import get_dotted, merge, set_dotted
+from ._runfigures import draw_run_figures
+from ._overrides import check_key, get_dotted, merge
 from ._spec import STUDY_NAMES, Study, StudyError, load_study, parse_study
 from ._steady import Estimate, mser5_truncation, t_interval, t_quantile
 from ._study import build_report, check, run_study
@@ -43,7 +44,9 @@ __all__ = [
     "analyse",
     "build_report",
     "check",
+    "check_key",
     "database_queue",
+    "draw_run_figures",
     "erlang_c",
     "extract",
     "get_dotted",
@@ -55,7 +58,6 @@ __all__ = [
     "plan",
     "replication_seed",
     "run_study",
-    "set_dotted",
     "simulate",
     "t_interval",
     "t_quantile",

@@ -9,8 +9,9 @@
   easier value met too (walking from the easy end of the axis).
 * The **recommendation** (per ``group_by`` group) is the configuration with
   the hardest limit; ties go to the one listed first in the spec.
-* A point is **unstable** when its pending records grow over the second half
-  of every replication's run by more than 1 % of the records made per second.
+* A point is **unstable** when the simulator judges at least one of its
+  replications unstable (pending records or the oldest undelivered age grow
+  over the second half of the run; ``privtrak.sim``'s stability rule).
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from ._analytic import ANALYTIC_FOR, analytic_value
 from ._metrics import METRICS, extract
 from ._spec import Point, Study
 from ._steady import Estimate, t_interval
-
-UNSTABLE_BACKLOG_SHARE = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +129,6 @@ def _point(study: Study, point: Point, runs: list[Any]) -> PointOutcome:
         crosses = (not math.isnan(e.half_width)
                    and (t.passes(e.low) != t.passes(e.high)))
         checks.append((t.metric, ok, ok and crosses))
-    unstable = all(v["backlog_share"] > UNSTABLE_BACKLOG_SHARE for v in per_rep)
+    unstable = any(v["unstable"] == 1.0 for v in per_rep)
     return PointOutcome(point, tuple(per_rep), tuple(cuts), estimates, analytic,
                         tuple(checks), unstable, tuple(d["series"] for d in runs))

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from privtrak.sim import LOSS_CAUSES, parse_dist
+from privtrak.sim import LOSS_CAUSES
 
 from ._steady import mser5_truncation, slope
 
@@ -85,11 +85,10 @@ for _m in (
     Metric("record_rate", "records/s", "records made per second", "steady"),
     Metric("failed_share", "fraction", "announces failed or timed out",
            "steady"),
-    Metric("db_utilization", "fraction",
-           "database utilisation",
-           "steady"),
-    Metric("lock_utilization", "fraction", "shard-lock utilisation",
-           "run"),
+    Metric("db_utilization", "fraction", "database utilisation", "run"),
+    Metric("lock_utilization", "fraction", "shard-lock utilisation", "run"),
+    Metric("unstable", "fraction", "runs judged unstable", "trend"),
+    Metric("run_latency_p99", "s", "p99 announce latency (whole run)", "run"),
     Metric("peak_modelled_memory", "bytes", "peak modelled memory",
            "run"),
     Metric("peak_tasks", "tasks", "peak tasks in flight", "run"),
@@ -110,9 +109,12 @@ for _m in (
 DESCRIPTIONS = {
     "pending_records": "records the tracker holds (buffered, sealed or in flight) that the "
                        "database has not stored yet",
-    "db_utilization": "database connection utilisation: calls x modelled call time "
-                      "(base + per_record x records, times the mean jitter) / connections",
-    "lock_utilization": "shard-lock busy time / (run time x shards), as measured",
+    "db_utilization": "database connection busy time / (connections x run time), as "
+                      "the simulator measures it",
+    "lock_utilization": "shard-lock busy time / (shards x run time), as measured",
+    "unstable": "share of replications the simulator judged unstable (pending records or "
+                "the oldest undelivered age grow over the second half of the run)",
+    "run_latency_p99": "p99 of every announce answer latency of the run",
     "memory_per_client": "steady modelled memory / the number of clients kept running "
                          "(workload.population)",
     "backlog_share": "pending growth over the second half / records made per second: the "
@@ -177,13 +179,13 @@ def extract(results: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, int
     offered = sum(int(r["offered"]) for r in window)
     bad = sum(int(r["failed"]) + int(r["timed_out"]) for r in window)
     out["failed_share"] = bad / offered if offered else 0.0
-    db = results["scenario"]["database"]
-    jitter = parse_dist("database.latency.jitter", db["latency"]["jitter"]).mean()
-    calls = sum(int(r["handler_calls"]) for r in window)
-    busy = (calls * float(db["latency"]["base"])
-            + credited * float(db["latency"]["per_record"])) * jitter
-    out["db_utilization"] = (busy / (span * int(db["connections"]))) if span > 0 else math.nan
-    out["lock_utilization"] = float(results["queueing"]["utilisation"])
+    rates = results["rates"]
+    out["db_utilization"] = float(rates["connection_utilization"])
+    out["lock_utilization"] = float(rates["shard_lock_utilization"])
+    verdict = results["stability"]["verdict"]
+    out["unstable"] = 1.0 if verdict == "unstable" else 0.0 if verdict == "stable" else math.nan
+    latency = results["latency"]
+    out["run_latency_p99"] = math.nan if latency["p99"] is None else float(latency["p99"])
     summary = results["summary"]
     out["peak_modelled_memory"] = float(summary["peak_modelled_memory_bytes"] or 0)
     out["peak_tasks"] = float(summary["peak_tasks"] or 0)

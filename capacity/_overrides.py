@@ -1,8 +1,9 @@
-"""Dotted keys on scenario mappings: read, set, merge, and suggest.
+"""Dotted scenario keys: check, read, merge, and suggest.
 
-A study varies a scenario by dotted keys (``database.latency.base``); these
-helpers apply such keys to the plain mapping a scenario YAML decodes to,
-before the simulator validates it. They never mutate their inputs.
+A study varies a scenario by dotted keys (``database.latency.base``); the
+simulator's ``--set`` machinery applies them. These helpers check a key
+before anything runs (with a did-you-mean) and merge inline scenario
+mappings onto a base. They never mutate their inputs.
 """
 
 from __future__ import annotations
@@ -13,25 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from privtrak.sim import Scenario
-
-
-def set_dotted(mapping: Mapping[str, Any], key: str, value: Any) -> dict[str, Any]:
-    """A deep copy of ``mapping`` with ``key`` (``a.b.c``) set to ``value``.
-
-    Missing intermediate mappings are created; a non-mapping in the way is
-    replaced (the scenario validation then names what is wrong).
-    """
-    out: dict[str, Any] = copy.deepcopy(dict(mapping))
-    parts = key.split(".")
-    node = out
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
-        node = child
-    node[parts[-1]] = copy.deepcopy(value)
-    return out
 
 
 def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

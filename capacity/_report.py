@@ -165,14 +165,15 @@ def verdict_blocks(outcome: Outcome) -> list[Block]:
                                 for c in outcome.configurations)))
     unstable = [o for o in outcome.points if o.unstable]
     if unstable:
-        blocks.append(Para("**The database cannot keep up** (pending records grow in every "
-                           "replication) at: " + "; ".join(
+        blocks.append(Para("**The database cannot keep up** (the simulator judges at least "
+                           "one replication unstable) at: " + "; ".join(
                                f"`{config_label(o.point.assignment)}` (pending grows by "
                                f"{format_value(o.estimates['pending_growth'].mean, 'records/s')}"
                                ")" for o in unstable) + "."))
     else:
-        blocks.append(Para("Every simulated point was stable: pending records did not keep "
-                           "growing over the second half of any run."))
+        blocks.append(Para("Every simulated point was stable: neither pending records nor "
+                           "the oldest undelivered age kept growing over the second half of "
+                           "any run."))
     return blocks
 
 
@@ -291,8 +292,8 @@ def write_report(outcome: Outcome, out: Path, header: Header) -> list[Path]:
         Heading(2, "Pass/fail against the thresholds"),
         Para("Mean over replications ± the 95 % Student-t half-width. A point passes when "
              "every mean meets its bound; 'marginal' means the interval crosses the bound. "
-             "'grows': pending records rise by more than 1 % of the records made per second "
-             "over the second half of every replication."),
+             "'grows': the simulator judged at least one replication unstable (pending "
+             "records or the oldest undelivered age grow over the second half of the run)."),
         threshold_table,
         Heading(2, "Bytes uncredited, by cause"),
         Para("Share of all bytes transferred (up and down) that no database will ever "

@@ -31,10 +31,11 @@ from privtrak.sim import (
     builtin_scenario_text,
     parse_scenario,
 )
+from privtrak.sim._overrides import apply_overrides
 from privtrak.sim._units import parse_quantity
 
 from ._metrics import METRICS
-from ._overrides import check_key, merge, set_dotted
+from ._overrides import check_key, merge
 
 STUDY_NAMES = ("default", "slow-handler", "memory", "staleness", "accuracy")
 """Studies shipped in ``privtrak/capacity/studies/`` (``builtin:NAME``)."""
@@ -245,7 +246,7 @@ def parse_study(raw: object, *, source_dir: Path | None = None, text: str = "") 
     base = merge(base, _mapping("scenario", top.get("scenario") or {}))
     for key in ("duration", "bucket"):
         if key in top:
-            base = set_dotted(base, key, top[key])
+            base = {**base, key: top[key]}
     dims = _dimensions(top.get("sweep"))
     swept = [k for dim in dims for k, _ in dim[0]]
     if len(set(swept)) != len(swept):
@@ -296,11 +297,9 @@ def parse_study(raw: object, *, source_dir: Path | None = None, text: str = "") 
     points = []
     for index, combo in enumerate(itertools.product(*dims)):
         assignment = tuple(kv for part in combo for kv in part)
-        mapping = base
-        for key, value in assignment:
-            mapping = set_dotted(mapping, key, value)
         try:
-            scenario = parse_scenario(mapping)
+            scenario = parse_scenario(apply_overrides(base, [
+                f"{key}={_yaml_value(value)}" for key, value in assignment]))
         except ScenarioError as exc:
             where = ", ".join(f"{k}={v}" for k, v in assignment)
             raise StudyError(f"scenario ({where})", str(exc)) from None
@@ -310,6 +309,12 @@ def parse_study(raw: object, *, source_dir: Path | None = None, text: str = "") 
                  axis=axis, config_keys=config_keys, group_by=tuple(group_by),
                  thresholds=tuple(thresholds), figures=figures, references=tuple(references),
                  points=tuple(points), raw=dict(top), text=text)
+
+
+def _yaml_value(value: object) -> str:
+    """A swept value as the YAML text of a ``--set key=value`` override."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30)
+    return text.removesuffix("\n...\n").strip()
 
 
 def _list(key: str, raw: object) -> list[Any]:

@@ -138,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
         result = run_scenario(scenario, on_progress=progress, simulation=sims.append)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
         paths = result.write(out_dir)
+        from privtrak.capacity import draw_run_figures
+
+        paths += draw_run_figures(result.to_data(), out_dir)
     except KeyboardInterrupt:
         print("privtrak sim: abandoned; nothing written", file=sys.stderr)
         return 130
