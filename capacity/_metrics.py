@@ -95,6 +95,7 @@ for _m in (
     Metric("peak_pending_records", "records", "peak records held by the tracker", "run"),
     Metric("max_oldest_record_age", "s", "largest age of the oldest undelivered record", "run"),
     Metric("memory_per_client", "bytes", "modelled memory per client", "steady"),
+    Metric("memory_per_entry", "bytes", "modelled memory per baseline held", "steady"),
     Metric("pending_growth", "records/s", "pending records growth", "trend"),
     Metric("backlog_share", "fraction", "backlog growth / record rate", "trend"),
     Metric("age_growth", "s/s", "oldest-age growth", "trend"),
@@ -193,6 +194,8 @@ def extract(results: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, int
     out["max_oldest_record_age"] = float(summary["max_oldest_undelivered_age"] or 0)
     clients = int(results["scenario"]["workload"]["population"])
     out["memory_per_client"] = out["modelled_memory"] / clients if clients else math.nan
+    entries = out["tracked_entries"]
+    out["memory_per_entry"] = out["modelled_memory"] / entries if entries else math.nan
     out["pending_growth"] = _trend(rows, "pending_deltas")
     rate = out["record_rate"]
     out["backlog_share"] = (out["pending_growth"] / rate if rate and rate > 0

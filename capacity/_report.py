@@ -105,6 +105,8 @@ def _estimate_text(o: PointOutcome, metric: str) -> str:
 
 def _axis_text(study: Study, o: PointOutcome) -> str:
     raw = o.point.value(study.axis.key)
+    if study.axis.per != 1:
+        raw = f"{study.axis_value(o.point):g}"
     unit = study.axis.unit
     text = f"{raw} {unit}" if unit and unit != "s" else f"{study.axis.label} {raw}"
     if study.axis.x_metric:
@@ -115,16 +117,24 @@ def _axis_text(study: Study, o: PointOutcome) -> str:
 def _limit_sentence(study: Study, c: ConfigOutcome) -> str:
     if c.limit is None:
         first = c.points[0]
-        failed = [m for m, ok, _ in first.checks if not ok]
         return (f"fails already at the easiest point tested, {_axis_text(study, first)} "
-                f"(over: {', '.join(failed)})")
+                f"({_failures(study, first)})")
     if c.all_pass:
         return f"meets every threshold at every tested point, up to {_axis_text(study, c.limit)}"
     nxt = c.points[c.points.index(c.limit) + 1]
-    failed = [m for m, ok, _ in nxt.checks if not ok]
     return (f"meets every threshold up to {_axis_text(study, c.limit)}; at "
-            f"{_axis_text(study, nxt)} it fails on "
-            f"{', '.join(failed)}")
+            f"{_axis_text(study, nxt)} it fails ({_failures(study, nxt)})")
+
+
+def _failures(study: Study, o: PointOutcome) -> str:
+    """The thresholds a point misses, with the value and the bound."""
+    parts = []
+    for t, (metric, ok, _) in zip(study.thresholds, o.checks, strict=True):
+        if not ok:
+            unit = METRICS[metric].unit
+            parts.append(f"{METRICS[metric].label} {_estimate_text(o, metric)}, "
+                         f"{t.bound} {format_value(t.value, unit)}")
+    return "; ".join(parts)
 
 
 def verdict_lines(outcome: Outcome) -> list[str]:
@@ -214,7 +224,7 @@ def _accounting(outcome: Outcome) -> tuple[Table, list[list[Any]]]:
                                   "share_ci_half_width"]]
     for c in outcome.configurations:
         for o in c.points:
-            rows.append((config_label(c.configuration), str(o.point.value(study.axis.key)),
+            rows.append((config_label(c.configuration), _axis_text(study, o),
                          _estimate_text(o, "uncredited_share"),
                          *[_estimate_text(o, f"lost_{k}_share") for k in causes],
                          _estimate_text(o, "duplicated_share")))

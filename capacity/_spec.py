@@ -111,6 +111,8 @@ class Axis:
     harder: str
     """``higher``: larger axis values are harder to meet (load, latency); or ``lower``."""
     x_metric: str | None
+    per: float = 1.0
+    """Axis values are shown divided by this (``peer_lifetime`` per announce interval)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,8 @@ class Study:
     text: str = field(compare=False, default="")
 
     def axis_value(self, point: Point) -> float:
-        return axis_number(self.axis.key, point.value(self.axis.key))
+        """The point's axis value as a number, divided by ``axis.per``."""
+        return axis_number(self.axis.key, point.value(self.axis.key)) / self.axis.per
 
     def configuration(self, point: Point) -> tuple[tuple[str, Any], ...]:
         return tuple((k, v) for k, v in point.assignment if k in self.config_keys)
@@ -251,7 +254,8 @@ def parse_study(raw: object, *, source_dir: Path | None = None, text: str = "") 
     swept = [k for dim in dims for k, _ in dim[0]]
     if len(set(swept)) != len(swept):
         raise StudyError("sweep", "a key is swept twice")
-    axis_raw = _mapping("axis", top.get("axis"), ("key", "label", "unit", "harder", "x_metric"))
+    axis_raw = _mapping("axis", top.get("axis"), ("key", "label", "unit", "harder", "x_metric",
+                                                   "per"))
     axis_key = axis_raw.get("key")
     if axis_key not in swept:
         raise StudyError("axis.key", f"{axis_key!r} is not a swept key (swept: {swept})")
@@ -261,8 +265,11 @@ def parse_study(raw: object, *, source_dir: Path | None = None, text: str = "") 
     x_metric = axis_raw.get("x_metric")
     if x_metric is not None and x_metric not in METRICS:
         raise _unknown("axis.x_metric", str(x_metric), list(METRICS))
+    per = axis_raw.get("per", 1)
+    if isinstance(per, bool) or not isinstance(per, int | float) or per <= 0:
+        raise StudyError("axis.per", f"must be a positive number, got {per!r}")
     axis = Axis(str(axis_key), str(axis_raw.get("label", axis_key)),
-                str(axis_raw.get("unit", "")), str(harder), x_metric)
+                str(axis_raw.get("unit", "")), str(harder), x_metric, float(per))
     axis_dim = next(d for d in dims if any(k == axis.key for k, _ in d[0]))
     for values in axis_dim:
         axis_number(axis.key, dict(values)[axis.key])
