@@ -22,8 +22,8 @@ from ._analysis import ConfigOutcome, Outcome, PointOutcome, analyse
 from ._analytic import database_queue, erlang_c, max_record_rate
 from ._execute import Cache, Interrupted, Run, plan, replication_seed, simulate
 from ._metrics import METRICS, Metric, extract
-from ._runfigures import draw_run_figures
 from ._overrides import check_key, get_dotted, merge
+from ._runfigures import draw_run_figures
 from ._spec import STUDY_NAMES, Study, StudyError, load_study, parse_study
 from ._steady import Estimate, mser5_truncation, t_interval, t_quantile
 from ._study import build_report, check, run_study

@@ -97,7 +97,9 @@ class DatabaseQueue:
 
 
 def _batch_scope(scenario: Scenario) -> str:
-    return str(getattr(scenario.tracker, "batch_scope", "shard"))
+    """``shard`` or ``global`` (configs without the policy batch per shard, as the seed)."""
+    scope = getattr(scenario.tracker, "batch_scope", "shard")
+    return str(getattr(scope, "value", scope))
 
 
 def database_queue(scenario: Scenario, record_rate: float) -> DatabaseQueue:

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from privtrak import __version__
+from privtrak.sim import parse_scenario
+from privtrak.sim import run as run_scenario
 
 from ._spec import Study
 
@@ -64,9 +66,7 @@ def plan(study: Study) -> list[Run]:
 def simulate(scenario: dict[str, Any], seed: int) -> dict[str, Any]:
     """One simulation (runs in a worker process or on a Dask worker): the content of
     its ``results.json``."""
-    from privtrak.sim import parse_scenario, run
-
-    result = run(parse_scenario(scenario), seed=seed)
+    result = run_scenario(parse_scenario(scenario), seed=seed)
     return result.to_data()
 
 
@@ -100,7 +100,7 @@ class Cache:
         tmp.replace(self.directory / f"{run.key}.json")
 
 
-class Interrupted(Exception):  # noqa: N818
+class Interrupted(Exception):
     """The study was stopped by Ctrl-C; finished runs are in the cache."""
 
     def __init__(self, done: int, total: int) -> None:
@@ -122,13 +122,13 @@ def local_executor(workers: int) -> Iterator[cf.Executor]:
 @contextlib.contextmanager
 def dask_executor(address: str) -> Iterator[cf.Executor]:
     """The executor of the Dask cluster at ``address`` (``distributed`` client)."""
-    from distributed import Client
+    from distributed import Client  # noqa: PLC0415 (heavy; only when --dask is given)
 
-    client = Client(address)
+    client = Client(address)  # type: ignore[no-untyped-call]
     try:
-        yield client.get_executor()
+        yield client.get_executor()  # type: ignore[no-untyped-call]
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]
 
 
 def execute(runs: list[Run], executor: cf.Executor, cache: Cache,

@@ -17,13 +17,16 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.artist import Artist
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
-from ._analysis import ConfigOutcome, Outcome, PointOutcome  # noqa: E402
-from ._analytic import ANALYTIC_FOR  # noqa: E402
-from ._metrics import METRICS  # noqa: E402
-from ._spec import Figure, Study  # noqa: E402
-from ._steady import t_interval  # noqa: E402
+from ._analysis import ConfigOutcome, Outcome, PointOutcome
+from ._analytic import ANALYTIC_FOR
+from ._metrics import METRICS
+from ._spec import Figure, Study, axis_number
+from ._steady import t_interval
 
 plt.rcParams.update({"svg.hashsalt": "privtrak", "font.size": 10, "axes.grid": True,
                      "grid.alpha": 0.3, "figure.dpi": 110})
@@ -146,13 +149,13 @@ def sweep_figure(outcome: Outcome, fig: Figure, out: Path) -> tuple[list[Path], 
     for j in range(n, rows_n * cols):
         axes[j // cols][j % cols].set_visible(False)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    extra = []
+    extra: list[Artist] = []
     if fig.analytic and any(m in ANALYTIC_FOR for m in fig.metrics):
-        extra.append(plt.Line2D([], [], color="gray", linestyle="--", label="closed form"))
+        extra.append(Line2D([], [], color="gray", linestyle="--", label="closed form"))
     if any(o.unstable for o in outcome.points):
-        extra.append(plt.Line2D([], [], color="black", marker="o", markerfacecolor="none",
+        extra.append(Line2D([], [], color="black", marker="o", markerfacecolor="none",
                                 linestyle="none", markersize=10, label="backlog grows"))
-    extra.append(plt.Rectangle((0, 0), 1, 1, color="gray", alpha=0.2, label="95 % interval"))
+    extra.append(Rectangle((0, 0), 1, 1, color="gray", alpha=0.2, label="95 % interval"))
     f.legend(handles + extra, labels + [e.get_label() for e in extra], loc="lower center",
              ncol=min(3, len(labels) + len(extra)), bbox_to_anchor=(0.5, -0.02),
              frameon=False, fontsize=9)
@@ -176,7 +179,6 @@ _COLUMN_UNITS = {"pending_deltas": ("records", "pending records"),
 def timeseries_figure(outcome: Outcome, fig: Figure,
                       out: Path) -> tuple[list[Path], list[list[Any]]]:
     """One series column over simulated time, one line per configuration at ``fig.at``."""
-    study = outcome.study
     unit, label = _COLUMN_UNITS[fig.column]
     chosen = [o for o in outcome.points
               if all(str(o.point.value(k)) == str(v) for k, v in fig.at)]
@@ -299,8 +301,6 @@ def capacity_figure(outcome: Outcome, fig: Figure,
 
 def study_number(value: object) -> float:
     """A configuration value as a number for a capacity figure's x axis."""
-    from ._spec import axis_number
-
     return axis_number("figure x", value)
 
 

@@ -99,10 +99,11 @@ for _m in (
     Metric("pending_growth", "records/s", "pending records growth", "trend"),
     Metric("backlog_share", "fraction", "backlog growth / record rate", "trend"),
     Metric("age_growth", "s/s", "oldest-age growth", "trend"),
+    Metric("tasks_growth", "tasks/s", "growth of tasks in flight", "trend"),
     Metric("uncredited_share", "fraction", "bytes lost (all causes)", "run"),
-    Metric("duplicated_share", "fraction", "bytes credited twice",
-           "run"),
-    *(Metric(f"lost_{cause}_share", "fraction", f"bytes lost: {cause.replace('_', ' ')}", "run") for cause in LOSS_CAUSES),
+    Metric("duplicated_share", "fraction", "bytes credited twice", "run"),
+    *(Metric(f"lost_{cause}_share", "fraction", f"bytes lost: {cause.replace('_', ' ')}",
+             "run") for cause in LOSS_CAUSES),
 ):
     METRICS[_m.name] = _m
 
@@ -116,6 +117,8 @@ DESCRIPTIONS = {
     "unstable": "share of replications the simulator judged unstable (pending records or "
                 "the oldest undelivered age grow over the second half of the run)",
     "run_latency_p99": "p99 of every announce answer latency of the run",
+    "tasks_growth": "least-squares slope of the tasks in flight over the second half of the run "
+                    "(parked announces and database calls piling up)",
     "memory_per_client": "steady modelled memory / the number of clients kept running "
                          "(workload.population)",
     "backlog_share": "pending growth over the second half / records made per second: the "
@@ -201,6 +204,7 @@ def extract(results: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, int
     out["backlog_share"] = (out["pending_growth"] / rate if rate and rate > 0
                             and math.isfinite(rate) else 0.0)
     out["age_growth"] = _trend(rows, "oldest_undelivered_age")
+    out["tasks_growth"] = _trend(rows, "in_flight_tasks")
     acc = results["accounting"]["rows"]
     transferred = int(acc["transferred"]["up"]) + int(acc["transferred"]["down"])
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import platform
 import sys
 from dataclasses import dataclass
@@ -173,17 +174,26 @@ def verdict_blocks(outcome: Outcome) -> list[Block]:
     blocks.append(Bullets(tuple(f"`{config_label(c.configuration)}`: "
                                 f"{_limit_sentence(study, c)}."
                                 for c in outcome.configurations)))
-    unstable = [o for o in outcome.points if o.unstable]
+    unstable = [c for c in outcome.configurations if any(o.unstable for o in c.points)]
     if unstable:
-        blocks.append(Para("**The database cannot keep up** (the simulator judges at least "
-                           "one replication unstable) at: " + "; ".join(
-                               f"`{config_label(o.point.assignment)}` (pending grows by "
-                               f"{format_value(o.estimates['pending_growth'].mean, 'records/s')}"
-                               ")" for o in unstable) + "."))
+        items = []
+        for c in unstable:
+            bad = [o for o in c.points if o.unstable]
+            growth = max(o.estimates["pending_growth"].mean for o in bad)
+            items.append(f"`{config_label(c.configuration)}` at "
+                         + ", ".join(_axis_text(study, o).split(" (")[0] for o in bad)
+                         + f" (pending records grow by up to "
+                           f"{format_value(growth, 'records/s')})")
+        blocks.append(Para("**The backlog grows** (the simulator judges at least one "
+                           "replication unstable: pending records or the age of the oldest "
+                           "undelivered record keep rising over the second half of the run, "
+                           "so the figures there are snapshots of a growing quantity, not "
+                           "steady values):"))
+        blocks.append(Bullets(tuple(items)))
     else:
         blocks.append(Para("Every simulated point was stable: neither pending records nor "
-                           "the oldest undelivered age kept growing over the second half of "
-                           "any run."))
+                           "the age of the oldest undelivered record kept rising over the "
+                           "second half of any run."))
     return blocks
 
 
@@ -338,8 +348,6 @@ def write_report(outcome: Outcome, out: Path, header: Header) -> list[Path]:
 
 
 def _cores() -> int:
-    import os
-
     return os.cpu_count() or 1
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from ._figures import scale_for  # noqa: E402
+from ._figures import scale_for
 
 
 def draw_run_figures(results: Mapping[str, Any], out_dir: str | Path) -> list[Path]:

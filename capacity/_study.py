@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from ._analysis import Outcome, analyse
 from ._execute import Cache, Run, dask_executor, execute, local_executor, plan
 from ._metrics import extract
@@ -51,8 +53,6 @@ def run_study(study: Study, *, workers: int | None = None, dask: str | None = No
     todo = plan(study) if runs is None else runs
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(todo), unit="run", desc=f"report {study.name}", file=sys.stderr,
                    dynamic_ncols=True, leave=False)
 

@@ -38,9 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand; returns the exit status."""
-    from ._execute import Interrupted
-    from ._spec import StudyError, load_study
-    from ._study import build_report, check
+    # Imported here, not at the top: privtrak --help imports every subcommand's module,
+    # and these pull in matplotlib.
+    from ._execute import Interrupted  # noqa: PLC0415
+    from ._spec import StudyError, load_study  # noqa: PLC0415
+    from ._study import build_report, check  # noqa: PLC0415
 
     if args.workers is not None and args.workers < 1:
         print(f"privtrak report: --workers must be at least 1, got {args.workers}",
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"privtrak report: {exc}; run the same command again to resume",
               file=sys.stderr)
         return 130
-    from ._report import verdict_lines
+    from ._report import verdict_lines  # noqa: PLC0415
 
     print("\n".join(verdict_lines(outcome)))
     print(f"wrote {out / 'report.md'} and {out / 'report.html'}")
