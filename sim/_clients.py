@@ -1,13 +1,14 @@
 """The virtual clients: from the workload to announces, and their answers.
 
 Sessions (``_workload.py``) are drawn by a :class:`~._workload.SessionFactory`;
-this module runs them. Client wake-ups live in one heap of ``(time, serial,
-session)`` entries, served in time order (then by serial); SimPy sees one
+this module runs them. Client wake-ups live in one calendar queue
+(``_wakes.py``) of ``(time, serial, session)`` entries, served in time order
+(then by serial); SimPy sees one
 timeout per distinct wake-up time, armed by callbacks, instead of one
 process per client. A wake-up sends an announce (regular, ``completed``,
 ``stopped``), ends a vanished session or restarts a crashed client; the
 answer (or its absence: a failure, a timeout) plans the next wake-up. A
-``None`` entry in the heap is a steady-state slot to refill (a rejoin).
+``None`` entry is a steady-state slot to refill (a rejoin).
 
 The workload is the same whatever the tracker does (common random
 numbers): everything random about a session is drawn when it is created,
@@ -16,7 +17,6 @@ and the jitter of its k-th announce is a hash of (run key, serial, k).
 
 from __future__ import annotations
 
-import heapq
 import math
 import random
 from collections.abc import Callable, Generator, Iterator
@@ -27,6 +27,7 @@ from simpy.events import Event as SimEvent
 from privtrak.reference import Event
 
 from ._accounting import SETTLED
+from ._wakes import WakeQueue
 from ._workload import Catalogue, Session, SessionFactory, unit_pair
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class Clients:
         """Where announces go; set by the simulation before the run."""
         self.answers_at_once = False
         """The hook mode answers every announce as it is sent (posthook)."""
-        self._wakes: list[tuple[float, int, Session | None]] = []
+        self._wakes = WakeQueue()
         self._armed_at = _INF
         self._armed_id = 0
         self._seq = 0
@@ -75,10 +76,10 @@ class Clients:
         if s is None:
             # Rejoins are keyed apart from sessions (negative), in planning order.
             self._seq -= 1
-            heapq.heappush(self._wakes, (t, self._seq, None))
+            self._wakes.push((t, self._seq, None))
         else:
             s.wk = kind
-            heapq.heappush(self._wakes, (t, s.serial, s))
+            self._wakes.push((t, s.serial, s))
         if t < self._armed_at:
             self._arm(t)
 
@@ -95,17 +96,19 @@ class Clients:
         now = self.env.now
         # While due wake-ups are served, new ones at or after now need no tick.
         self._armed_at = now
-        wakes = self._wakes
-        pop = heapq.heappop
+        pop_due = self._wakes.pop_due
         on_wake = self._on_wake
-        while wakes and wakes[0][0] <= now:
-            s = pop(wakes)[2]
+        entry = pop_due(now)
+        while entry is not None:
+            s = entry[2]
             if s is None:
                 self.new_arrival(now, slot=True)
             else:
                 on_wake(s, now)
-        if wakes:
-            self._arm(wakes[0][0])
+            entry = pop_due(now)
+        first = self._wakes.first_time()
+        if first is not None:
+            self._arm(first)
         else:
             self._armed_at = _INF
 
