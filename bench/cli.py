@@ -14,8 +14,9 @@ What is measured:
   times from ``runpy`` on (what ``python -m privtrak`` imports), and apart
   from it ``startup_import_ms``, the interpreter's own start-up imports
   before that (``encodings``, ``site`` and what the installed ``.pth``
-  files pull in), which no change to privtrak can remove. ``heavy_modules`` lists which of hypothesis, jsonschema, simpy,
-  yaml and tqdm each command imported (none should be);
+  files pull in), which no change to privtrak can remove.
+  ``heavy_modules`` lists which of hypothesis, jsonschema, simpy, yaml and
+  tqdm each command imported (none should be);
 * ``self_check_cpu_s``: user + system CPU seconds of ``privtrak conform
   --adapter 'privtrak adapter' --no-progress`` over every packaged vector,
   the runner and the adapter process together (``RUSAGE_CHILDREN`` of this

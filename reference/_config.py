@@ -23,6 +23,7 @@ Rules (SPEC.md R10):
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Mapping
@@ -132,7 +133,10 @@ def parse_config(raw: Mapping[str, Any]) -> Config:
         raise ConfigError("<root>", raw, "must be a mapping of keys to values")
     for key in raw:
         if key not in KNOWN_KEYS:
-            raise ConfigError(str(key), raw[key], f"unknown key; known keys: {sorted(KNOWN_KEYS)}")
+            close = difflib.get_close_matches(str(key), sorted(KNOWN_KEYS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(str(key), raw[key],
+                              f"unknown key{hint}; known keys: {sorted(KNOWN_KEYS)}")
     preset = raw.get("preset", "recommended")
     if not isinstance(preset, str) or preset not in PRESETS:
         raise ConfigError("preset", preset, f"must be one of {sorted(PRESETS)}")
