@@ -20,6 +20,8 @@ from privtrak.cli import main
 from privtrak.conformance import case_id_matches, packaged_vector_dir, packaged_vector_files
 from privtrak.conformance.cli import conform as conform_command
 from privtrak.reference import PRESETS, ConfigError, parse_config
+from privtrak.sim._errors import ScenarioError
+from privtrak.sim._scenario import scenario_from_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = f"{sys.executable} -m privtrak adapter"
@@ -77,9 +79,18 @@ def test_a_misspelt_choice_is_suggested_and_exits_3() -> None:
     assert privtrak("conform", "--no-such-option").returncode == 3
 
 
-def test_an_unknown_config_key_is_suggested() -> None:
+def test_an_unknown_config_key_or_value_is_suggested() -> None:
     with pytest.raises(ConfigError, match=r"unknown key \(did you mean 'batch_size'\?\)"):
         parse_config({"bach_size": 10})
+    with pytest.raises(ConfigError, match=r"\(did you mean 'recommended'\?\)"):
+        parse_config({"preset": "recomended"})
+    with pytest.raises(ConfigError, match=r"\(did you mean 'background'\?\)"):
+        parse_config({"flush_path": "backgroud"})
+
+
+def test_an_unknown_scenario_key_is_suggested() -> None:
+    with pytest.raises(ScenarioError, match=r"unknown key \(did you mean 'duration'\?\)"):
+        scenario_from_yaml("durattion: 5\n")
 
 
 def test_conform_usage_shows_the_action_as_optional() -> None:
