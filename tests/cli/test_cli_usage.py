@@ -16,7 +16,7 @@ import pytest
 
 import privtrak.conformance as kit
 from privtrak._usage import progress_bar
-from privtrak.cli import main
+from privtrak.cli import build_parser, main
 from privtrak.conformance import case_id_matches, packaged_vector_dir, packaged_vector_files
 from privtrak.conformance.cli import conform as conform_command
 from privtrak.reference import PRESETS, ConfigError, parse_config
@@ -54,6 +54,15 @@ def test_help_and_adapter_import_none_of_the_heavy_libraries() -> None:
         "except SystemExit:\n    pass") == []
     assert heavy_modules_after("from privtrak.cli import main\nmain(['adapter'])") == []
     assert heavy_modules_after("import privtrak.conformance, privtrak.reference") == []
+
+
+def test_every_subcommand_still_builds_its_options() -> None:
+    parser = build_parser()  # every subcommand loaded, as the docs generator would
+    for words in (["sim", "--out", "o"], ["conform", "--adapter", "x"], ["vectors", "--check"],
+                  ["adapter", "--list-mutants"], ["conform", "fuzz", "--adapter", "x"]):
+        assert parser.parse_args(words).command == words[0]
+    lazy = build_parser("adapter")
+    assert lazy.parse_args(["adapter", "--mutant", "m"]).mutant == "m"
 
 
 def test_the_help_still_lists_every_subcommand() -> None:
