@@ -16,7 +16,10 @@ What is measured:
   before that (``encodings``, ``site`` and what the installed ``.pth``
   files pull in), which no change to privtrak can remove.
   ``heavy_modules`` lists which of hypothesis, jsonschema, simpy, yaml and
-  tqdm each command imported (none should be);
+  tqdm each command imported (none should be). importtime figures are wall
+  time, so ``process_cpu_ms`` adds the user + system CPU time of the whole
+  process (interpreter start-up included, no ``-X importtime``), which other
+  load on the machine disturbs less;
 * ``self_check_cpu_s``: user + system CPU seconds of ``privtrak conform
   --adapter 'privtrak adapter' --no-progress`` over every packaged vector,
   the runner and the adapter process together (``RUSAGE_CHILDREN`` of this
@@ -62,6 +65,15 @@ def import_profile(args: list[str], stdin: str = "") -> tuple[float, float, list
     return totals_us[1] / 1000, totals_us[0] / 1000, sorted(heavy)
 
 
+def process_cpu_ms(args: list[str], stdin: str = "") -> float:
+    """User + system CPU milliseconds of ``python -m privtrak ARGS``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-m", "privtrak", *args], input=stdin,
+                   capture_output=True, text=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return 1000 * ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+
+
 def self_check_cpu() -> tuple[float, int]:
     """CPU seconds (user + system, both processes) of the self-check, and its status."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -83,7 +95,9 @@ def main() -> int:
     for label, argv, stdin in (("privtrak --help", ["--help"], ""),
                                ("privtrak adapter", ["adapter"], '{"type": "bye"}\n')):
         runs = [import_profile(argv, stdin) for _ in range(args.repeat)]
+        cpu = min(process_cpu_ms(argv, stdin) for _ in range(args.repeat))
         imports[label] = {"import_ms": round(min(r[0] for r in runs), 1),
+                          "process_cpu_ms": round(cpu, 1),
                           "startup_import_ms": round(min(r[1] for r in runs), 1),
                           "heavy_modules": runs[0][2]}
     report["imports"] = imports
