@@ -353,25 +353,28 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
     # Hypothesis has no time budget, and skipping examples still costs their
     # generation; so the search runs in rounds of ROUND examples, each with
     # its own seed derived from ``seed``, and stops between rounds.
-    for round_index in range((max_examples + ROUND - 1) // ROUND):
-        if out_of_time():
-            break
-        size = min(ROUND, max_examples - round_index * ROUND)
-        test = given(traces(usable, snapshots, max_steps))(check)
-        test = hypothesis_seed(seed * 1_000_003 + round_index)(test)
-        test = settings(max_examples=size, database=None, deadline=None, derandomize=False,
-                        phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
-                        print_blob=False, report_multiple_bugs=False,
-                        suppress_health_check=list(HealthCheck))(test)
-        try:
-            test()
-        except Diverged as exc:
-            return FuzzResult(counts["run"], caught[0] if caught else None, counts["declined"],
-                              exc)
-        except KeyboardInterrupt:
-            session.discard()
-            return FuzzResult(counts["run"], caught[0] if caught else None, counts["declined"],
-                              shortest[0] if shortest else None, interrupted=True)
+    try:
+        for round_index in range((max_examples + ROUND - 1) // ROUND):
+            if out_of_time():
+                break
+            size = min(ROUND, max_examples - round_index * ROUND)
+            test = given(traces(usable, snapshots, max_steps))(check)
+            test = hypothesis_seed(seed * 1_000_003 + round_index)(test)
+            test = settings(max_examples=size, database=None, deadline=None,
+                            derandomize=False,
+                            phases=(Phase.generate, Phase.shrink) if shrink
+                            else (Phase.generate,),
+                            print_blob=False, report_multiple_bugs=False,
+                            suppress_health_check=list(HealthCheck))(test)
+            try:
+                test()
+            except Diverged as exc:
+                return FuzzResult(counts["run"], caught[0] if caught else None,
+                                  counts["declined"], exc)
+    except KeyboardInterrupt:
+        session.discard()
+        return FuzzResult(counts["run"], caught[0] if caught else None, counts["declined"],
+                          shortest[0] if shortest else None, interrupted=True)
     return FuzzResult(counts["run"], None, counts["declined"], None)
 
 
