@@ -4,6 +4,7 @@ stop that reports what was done, writes partial results, and exits 130."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -22,9 +23,10 @@ HERE = Path(__file__).resolve().parent
 SLOW = f"{sys.executable} {HERE / 'cli_slow_adapter.py'}"
 
 
-def start(*args: str) -> subprocess.Popen[str]:
+def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "privtrak", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            env=None if env is None else {**os.environ, **env})
 
 
 def interrupt(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
@@ -52,9 +54,14 @@ def test_ctrl_c_during_conform_prints_the_summary_and_writes_partial_junit(
     assert suite is not None and suite.get("tests") == str(ran)
 
 
-def test_ctrl_c_during_a_fuzz_search_reports_the_traces_run() -> None:
-    proc = start("conform", "fuzz", "--adapter", f"{SLOW} 0.002", "--max-examples", "100000")
-    time.sleep(4)  # start-up, handshake, then some traces
+def test_ctrl_c_during_a_fuzz_search_reports_the_traces_run(tmp_path: Path) -> None:
+    mark = tmp_path / "searching"
+    proc = start("conform", "fuzz", "--adapter", f"{SLOW} 0.002", "--max-examples", "100000",
+                 env={"SLOW_ADAPTER_MARK": str(mark)})
+    deadline = time.monotonic() + 120
+    while not mark.exists():  # the search has run 20 steps on the adapter
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
     status, out, err = interrupt(proc)
     assert status == 130, err
     assert "Traceback" not in err
