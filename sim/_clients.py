@@ -2,13 +2,13 @@
 
 Sessions (``_workload.py``) are drawn by a :class:`~._workload.SessionFactory`;
 this module runs them. Client wake-ups live in one calendar queue
-(``_wakes.py``) of ``(time, serial, session)`` entries, served in time order
-(then by serial); SimPy sees one
+(``_wakes.py``) of sessions, served in order of their wake-up time (then
+serial); SimPy sees one
 timeout per distinct wake-up time, armed by callbacks, instead of one
 process per client. A wake-up sends an announce (regular, ``completed``,
 ``stopped``), ends a vanished session or restarts a crashed client; the
 answer (or its absence: a failure, a timeout) plans the next wake-up. A
-``None`` entry is a steady-state slot to refill (a rejoin).
+:class:`Rejoin` in the queue is a steady-state slot to refill.
 
 The workload is the same whatever the tracker does (common random
 numbers): everything random about a session is drawn when it is created,
@@ -38,6 +38,16 @@ ANNOUNCE, COMPLETE, END, RESTART = 0, 1, 2, 3
 """What a session's next wake-up does (``Session.wk``)."""
 _NONE, _STARTED, _COMPLETED, _STOPPED = Event.NONE, Event.STARTED, Event.COMPLETED, Event.STOPPED
 _INF = math.inf
+
+
+class Rejoin:
+    """A steady-state slot to refill at ``wake_at`` (a new session joins)."""
+
+    __slots__ = ("serial", "wake_at")
+
+    def __init__(self, wake_at: float, serial: int) -> None:
+        self.wake_at = wake_at
+        self.serial = serial
 
 
 class Clients:
@@ -76,10 +86,11 @@ class Clients:
         if s is None:
             # Rejoins are keyed apart from sessions (negative), in planning order.
             self._seq -= 1
-            self._wakes.push((t, self._seq, None))
+            self._wakes.push(Rejoin(t, self._seq))
         else:
             s.wk = kind
-            self._wakes.push((t, s.serial, s))
+            s.wake_at = t
+            self._wakes.push(s)
         if t < self._armed_at:
             self._arm(t)
 
@@ -98,14 +109,13 @@ class Clients:
         self._armed_at = now
         pop_due = self._wakes.pop_due
         on_wake = self._on_wake
-        entry = pop_due(now)
-        while entry is not None:
-            s = entry[2]
-            if s is None:
+        s = pop_due(now)
+        while s is not None:
+            if s.__class__ is Rejoin:
                 self.new_arrival(now, slot=True)
             else:
                 on_wake(s, now)
-            entry = pop_due(now)
+            s = pop_due(now)
         first = self._wakes.first_time()
         if first is not None:
             self._arm(first)
@@ -135,8 +145,8 @@ class Clients:
 
     def planned_sessions(self) -> Iterator[Session]:
         """Sessions with a wake-up planned."""
-        for _, _, s in self._wakes:
-            if s is not None:
+        for s in self._wakes:
+            if s.__class__ is not Rejoin:
                 yield s
 
     # -- sending -------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """The clients' wake-up schedule: a calendar queue of one-second buckets.
 
-Entries are ``(time, key, item)`` tuples served in ``(time, key)`` order,
-exactly as a binary heap of the same tuples would serve them (keys are
-unique, so ``item`` is never compared). A heap of every client costs about
-2 log2(n) tuple comparisons per wake-up at n clients; here an entry is
-appended to its second's bucket, and a bucket is sorted once when the
-clock reaches it (a few dozen entries per second at 100k clients, sorted
-in C).
+Items are objects with a ``wake_at`` time and a unique integer ``serial``,
+served in ``(wake_at, serial)`` order, exactly as a binary heap of
+``(wake_at, serial, item)`` tuples would serve them. The queue holds the
+items themselves (no tuple per entry: at a million clients that is 64 MB),
+so an item's ``wake_at`` must not change while it is queued. A heap of
+every client costs about 2 log2(n) comparisons per wake-up at n clients;
+here an item is appended to its second's bucket, and a bucket is sorted
+once when the clock reaches it (a few dozen items per second at 100k
+clients, sorted in C).
 """
 
 from __future__ import annotations
@@ -14,20 +16,30 @@ from __future__ import annotations
 import heapq
 from bisect import insort
 from collections.abc import Iterator
-from typing import Any
+from operator import attrgetter
+from typing import Any, Protocol
 
-Entry = tuple[float, int, Any]
+
+class Wakeable(Protocol):
+    """What the queue needs of an item."""
+
+    wake_at: float
+    serial: int
+
+
+_ORDER = attrgetter("wake_at", "serial")
 
 
 class WakeQueue:
-    """A priority queue of ``(time, key, item)`` for times that mostly grow."""
+    """A priority queue of items ordered by ``(wake_at, serial)``, for times
+    that mostly grow."""
 
     __slots__ = ("_buckets", "_current", "_current_second", "_pos", "_seconds", "_size")
 
     def __init__(self) -> None:
-        self._buckets: dict[int, list[Entry]] = {}
+        self._buckets: dict[int, list[Any]] = {}
         self._seconds: list[int] = []  # heap of the buckets' seconds
-        self._current: list[Entry] = []  # the earliest bucket, sorted, read from _pos
+        self._current: list[Any] = []  # the earliest bucket, sorted, read from _pos
         self._current_second: int | None = None
         self._pos = 0
         self._size = 0
@@ -35,12 +47,12 @@ class WakeQueue:
     def __len__(self) -> int:
         return self._size
 
-    def push(self, entry: Entry) -> None:
-        """Add ``entry``."""
-        second = int(entry[0])
+    def push(self, item: Wakeable) -> None:
+        """Add ``item`` (its ``wake_at`` is set and stays until it is popped)."""
+        second = int(item.wake_at)
         self._size += 1
         if second == self._current_second:
-            insort(self._current, entry, lo=self._pos)
+            insort(self._current, item, lo=self._pos, key=_ORDER)
             return
         current = self._current_second
         if current is not None and second < current:
@@ -53,10 +65,10 @@ class WakeQueue:
             self._pos = 0
         bucket = self._buckets.get(second)
         if bucket is None:
-            self._buckets[second] = [entry]
+            self._buckets[second] = [item]
             heapq.heappush(self._seconds, second)
         else:
-            bucket.append(entry)
+            bucket.append(item)
 
     def _load(self) -> bool:
         """Make the earliest bucket current; False when empty."""
@@ -69,41 +81,43 @@ class WakeQueue:
             return False
         second = heapq.heappop(self._seconds)
         bucket = self._buckets.pop(second)
-        bucket.sort()
+        bucket.sort(key=_ORDER)
         self._current = bucket
         self._current_second = second
         self._pos = 0
         return True
 
     def first_time(self) -> float | None:
-        """The earliest entry's time, or None when empty."""
+        """The earliest item's ``wake_at``, or None when empty."""
         if not self._load():
             return None
-        return self._current[self._pos][0]
+        t: float = self._current[self._pos].wake_at
+        return t
 
-    def pop_due(self, now: float) -> Entry | None:
-        """Remove and return the earliest entry if its time is ``<= now``."""
+    def pop_due(self, now: float) -> Any:
+        """Remove and return the earliest item if its ``wake_at`` is ``<= now``,
+        else None."""
         if (self._current_second is None or self._pos >= len(self._current)) and (
                 not self._load()):
             return None
-        entry = self._current[self._pos]
-        if entry[0] > now:
+        item = self._current[self._pos]
+        if item.wake_at > now:
             return None
         self._pos += 1
         self._size -= 1
-        return entry
+        return item
 
-    def pop(self) -> Entry:
-        """Remove and return the earliest entry (the queue must not be empty)."""
+    def pop(self) -> Any:
+        """Remove and return the earliest item (the queue must not be empty)."""
         if not self._load():
             raise IndexError("pop from an empty WakeQueue")
-        entry = self._current[self._pos]
+        item = self._current[self._pos]
         self._pos += 1
         self._size -= 1
-        return entry
+        return item
 
-    def __iter__(self) -> Iterator[Entry]:
-        """Every entry, in no particular order."""
+    def __iter__(self) -> Iterator[Any]:
+        """Every queued item, in no particular order."""
         if self._current_second is not None:
             yield from self._current[self._pos:]
         for bucket in self._buckets.values():

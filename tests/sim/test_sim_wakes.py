@@ -1,4 +1,5 @@
-"""The calendar queue of wake-ups serves entries exactly as a binary heap does."""
+"""The calendar queue of wake-ups serves items exactly as a binary heap of
+(wake_at, serial, item) tuples does."""
 
 from __future__ import annotations
 
@@ -8,6 +9,16 @@ import random
 import pytest
 
 from privtrak.sim._wakes import WakeQueue
+
+
+class Item:
+    __slots__ = ("name", "serial", "wake_at")
+
+    def __init__(self, wake_at: float, serial: int, name: str) -> None:
+        self.wake_at, self.serial, self.name = wake_at, serial, name
+
+    def entry(self) -> tuple[float, int, str]:
+        return self.wake_at, self.serial, self.name
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -27,22 +38,22 @@ def test_wake_queue_pops_in_heap_order_under_interleaved_pushes(seed: int) -> No
             # earlier than the bucket being served.
             t = rng.choice([now, now + rng.random(), now + rng.uniform(0, 60),
                             max(0.0, now - rng.random()), float(int(now) + 1)])
-            entry = (t, key if rng.random() < 0.8 else -key, f"item{key}")
-            q.push(entry)
-            heapq.heappush(heap, entry)
+            item = Item(t, key if rng.random() < 0.8 else -key, f"item{key}")
+            q.push(item)
+            heapq.heappush(heap, item.entry())
         else:
             now = heap[0][0] if rng.random() < 0.5 else now + rng.uniform(0, 2)
             while heap and heap[0][0] <= now:
                 popped_h.append(heapq.heappop(heap))
                 got = q.pop_due(now)
                 assert got is not None
-                popped_q.append(got)
+                popped_q.append(got.entry())
             assert q.pop_due(now) is None
         assert len(q) == len(heap)
         assert q.first_time() == (heap[0][0] if heap else None)
     assert popped_q == popped_h
-    assert sorted(q) == sorted(heap)
+    assert sorted(item.entry() for item in q) == sorted(heap)
     while heap:
-        assert q.pop() == heapq.heappop(heap)
+        assert q.pop().entry() == heapq.heappop(heap)
     with pytest.raises(IndexError):
         q.pop()
