@@ -1,9 +1,7 @@
 """The DeltaHandler as a database model.
 
 * ``connections`` P: a call waits (FIFO) for a free connection and holds it
-  for its latency: the queue of ``simpy.Resource(capacity=P)``, kept as a
-  counter (``free``) and a queue (``waiting``) that the engine serves with
-  one timeout per call.
+  for its latency (the delivery path's :class:`~._resources.ConnectionPool`).
 * Latency of a call on ``n`` records: ``(base + per_record * n) * jitter``.
 * Outcomes: a call that starts inside an outage window fails after
   ``outage_fail_after`` seconds without committing. Otherwise it fails
@@ -22,9 +20,7 @@ the records it applied whose delivery the tracker still counts as pending
 from __future__ import annotations
 
 import random
-from collections import deque
 from enum import Enum
-from typing import Any
 
 from privtrak.reference import Batch, DeltaRecord
 
@@ -40,12 +36,10 @@ class CallOutcome(Enum):
 
 
 class Database:
-    """State and draws of the database model; the engine runs the calls."""
+    """State and draws of the database model; the delivery path runs the calls."""
 
     def __init__(self, model: DatabaseModel, seed: int) -> None:
         self.model = model
-        self.free = model.connections
-        self.waiting: deque[Any] = deque()
         self._latency_rng = random.Random(f"privtrak.sim:{seed}:db_latency")
         self._jitter = model.jitter.sampler(self._latency_rng)
         self._fail_rng = random.Random(f"privtrak.sim:{seed}:failures")
@@ -57,10 +51,6 @@ class Database:
         self.failures = 0
         self.records_sent = 0
         """Records carried by the calls started so far (failed ones included)."""
-        self.busy_time = 0.0
-        """Connection-seconds of the calls that finished."""
-        self.active = 0
-        self._active_since = 0.0  # sum of the start times of the calls in progress
         self.skipped_batches = 0
         self._applied_ids: set[int] = set()
         self.unacked: dict[int, DeltaRecord] = {}
@@ -74,8 +64,6 @@ class Database:
         """The latency and outcome of a call starting at ``t`` on a connection."""
         m = self.model
         self.records_sent += len(batch.records)
-        self.active += 1
-        self._active_since += t
         if m.outages and self.in_outage(t):
             return m.outage_fail_after, CallOutcome.FAILED
         latency = (m.base_latency + m.per_record_latency * len(batch.records)) * self._jitter()
@@ -86,18 +74,6 @@ class Database:
             if u < m.failure_probability + m.failure_after_commit_probability:
                 return latency, CallOutcome.COMMITTED_BUT_FAILED
         return latency, CallOutcome.OK
-
-    def release(self, started: float, now: float) -> None:
-        """The call that took its connection at ``started`` gives it back at ``now``."""
-        self.active -= 1
-        self._active_since = self._active_since - started if self.active else 0.0
-        self.busy_time += now - started
-
-    def busy_until(self, now: float) -> float:
-        """Connection-seconds used up to ``now``, calls in progress included."""
-        if not self.active:
-            return self.busy_time
-        return self.busy_time + (self.active * now - self._active_since)
 
     def commit(self, batch: Batch, outcome: CallOutcome) -> None:
         """Apply ``batch`` at the end of a call with ``outcome`` (after the latency)."""

@@ -12,11 +12,11 @@ from ._units import parse_quantity
 
 
 def unknown_key_reason(key: str, known: Iterable[str]) -> str:
-    """``unknown key; did you mean 'x'? known keys here: [...]``."""
+    """``unknown key (did you mean 'x'?); known keys here: [...]``."""
     names = sorted(known)
-    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown key; {hint}known keys here: {names}"
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown key{hint}; known keys here: {names}"
 
 
 class Section:

@@ -67,15 +67,16 @@ def collect(sim: Simulation) -> SimulationResult:
                                      for row in series) / len(series)) if series else 0.0,
     }
     shards = sc.tracker.shard_count
+    path = sim.request_path
     queueing = {
         "shards": shards,
-        "arrivals": sim.lock_arrivals,
+        "arrivals": path.arrivals,
         "served": accounted,
-        "arrival_rate": sim.lock_arrivals / span,
-        "mean_wait": sim.lock_wait_sum / accounted if accounted else 0.0,
-        "mean_sojourn": sim.lock_sojourn_sum / accounted if accounted else 0.0,
-        "mean_in_system": sim.lock_sojourn_sum / span,
-        "utilisation": sim.lock_busy_sum / (span * shards),
+        "arrival_rate": path.arrivals / span,
+        "mean_wait": path.wait_sum / accounted if accounted else 0.0,
+        "mean_sojourn": path.sojourn_sum / accounted if accounted else 0.0,
+        "mean_in_system": path.sojourn_sum / span,
+        "utilisation": path.busy_sum / (span * shards),
     }
     db = sim.db
     database = {

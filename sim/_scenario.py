@@ -25,12 +25,11 @@ from typing import Any
 import yaml
 
 from privtrak.reference import Config, ConfigError, config_to_mapping, parse_config
-from privtrak.reference._config import KNOWN_KEYS
 
 from ._dists import Dist, constant
 from ._errors import ScenarioError
 from ._overrides import apply_overrides
-from ._reader import Section, check_seed, unknown_key_reason
+from ._reader import Section, check_seed
 
 HOOK_MODES = ("prehook", "posthook", "offpath")
 """Where the accounting runs relative to the announce response (README.md)."""
@@ -244,10 +243,7 @@ def _parse_tracker(top: Section) -> Config:
     try:
         return parse_config(raw)
     except ConfigError as exc:
-        why = exc.why
-        if exc.key not in KNOWN_KEYS and why.startswith("unknown key"):
-            why = unknown_key_reason(exc.key, KNOWN_KEYS)
-        raise ScenarioError(f"tracker.{exc.key}", exc.value, why) from None
+        raise ScenarioError(f"tracker.{exc.key}", exc.value, exc.why) from None
 
 
 def _parse_tracker_model(s: Section) -> TrackerModel:

@@ -73,13 +73,13 @@ class Session:
         "retry_event",
         "serial",
         "shard",
-        "slot",
         "t_done",
         "t_end",
         "t_restart",
         "up0",
         "up_rate",
         "vanish",
+        "wake_at",
         "wk",
     )
 
@@ -87,7 +87,6 @@ class Session:
     cred: str
     info_hash: InfoHash
     shard: int
-    slot: bool
     up_rate: float
     down_rate: float
     lneed: int
@@ -112,6 +111,8 @@ class Session:
     failures: int
     retry_event: object
     wk: int
+    wake_at: float
+    """When the planned wake-up ``wk`` happens (while queued in the clients' WakeQueue)."""
 
     def counters(self, t: float) -> tuple[int, int, int]:
         """(uploaded, downloaded, left) the client reports at ``t``.
@@ -209,7 +210,6 @@ class SessionFactory:
         s.serial = self.serial
         s.cred, s.shard = self.cat.user(user)
         s.info_hash = self.cat.info_hash(torrent)
-        s.slot = slot
         s.up_rate = self._up()
         s.down_rate = max(self._down(), 1e-9)
         size = max(1, int(self._size()))
@@ -246,6 +246,7 @@ class SessionFactory:
         s.failures = 0
         s.retry_event = None
         s.wk = 0
+        s.wake_at = 0.0
         return s
 
     def restart(self, parent: Session, t: float) -> Session:
@@ -256,7 +257,6 @@ class SessionFactory:
         s.serial = parent.serial
         self.created += 1
         s.cred, s.shard, s.info_hash = parent.cred, parent.shard, parent.info_hash
-        s.slot = False
         s.up_rate, s.down_rate = parent.up_rate, parent.down_rate
         # The transfer continues: same lineage origin, counters from zero.
         s.origin, s.lneed, s.t_done = parent.origin, parent.lneed, parent.t_done
@@ -277,4 +277,5 @@ class SessionFactory:
         s.failures = 0
         s.retry_event = None
         s.wk = 0
+        s.wake_at = 0.0
         return s

@@ -93,8 +93,8 @@ def test_cli_set_overrides_scenario_keys(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("assignment", "expected"), [
-    ("workload.populaton=5", "'workload.populaton': unknown key; did you mean 'population'?"),
-    ("tracker.batch_sise=5", "'tracker.batch_sise': unknown key; did you mean 'batch_size'?"),
+    ("workload.populaton=5", "'workload.populaton': unknown key (did you mean 'population'?)"),
+    ("tracker.batch_sise=5", "'tracker.batch_sise': unknown key (did you mean 'batch_size'?)"),
     ("workload.population=-5", "'workload.population': must not be negative"),
     ("duration.x=5", "'duration': is not a mapping, so 'duration.x' cannot be set"),
     ("workload.population", "'--set': must be dotted.key=value"),
