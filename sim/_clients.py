@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from simpy.events import Event as SimEvent
 
@@ -226,7 +226,7 @@ class Clients:
         self.env.call_later(self.timeout, self._on_timeout, job)
 
     def _on_timeout(self, ev: SimEvent) -> None:
-        job: Job = ev.value
+        job = cast("Job", ev.value)
         if job.resolved or self.sim.closing:
             return
         job.resolved = True

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from simpy.events import Event as SimEvent
 
@@ -89,7 +89,7 @@ class DeliveryPath:
         self.env.call_later(latency, self._finished, call)
 
     def _finished(self, ev: SimEvent) -> None:
-        call: Call = ev.value
+        call = cast(Call, ev.value)
         env, db = self.env, self.db
         now = env.now
         following = self.pool.release(call.connected, now)

@@ -91,11 +91,9 @@ class Dist:
             uni = rng.uniform
             return lambda: uni(a, b)
         if f == "lognormal":
-            # exp of a normal draw; random.gauss (Box-Muller, one cached value
-            # per pair) is about twice as fast as lognormvariate.
             mu = math.log(a)
-            gauss, exp = rng.gauss, math.exp
-            return lambda: exp(gauss(mu, b))
+            logn = rng.lognormvariate
+            return lambda: logn(mu, b)
         weib = rng.weibullvariate
         return lambda: weib(b, a)
 

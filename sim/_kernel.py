@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import simpy
-from simpy.core import NORMAL, SimTime
-from simpy.events import Event, EventPriority, Timeout
+from simpy.core import SimTime
+from simpy.events import NORMAL, Event, EventPriority, Timeout
 
 _INF = float("inf")
 
