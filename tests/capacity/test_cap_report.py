@@ -131,3 +131,19 @@ def test_bad_spec_exits_2_naming_the_key(tmp_path: Path,
     err = capsys.readouterr().err
     assert "database.conections" in err and "database.connections" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["report", "--out", "x", "--workers", "0"],
+    ["report", "--runs", "1", "--out", "x"],
+    ["report", "builtin:memory", "--check", "reports/memory"],
+    ["report", "builtin:memory"],
+])
+def test_impossible_command_lines_exit_3(argv: list[str]) -> None:
+    assert main(argv) == 3
+
+
+def test_unknown_builtin_study_names_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "builtin:memroy", "--out", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "memroy" in err and "memory" in err
