@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
+from privtrak._usage import progress_bar
 
 from ._analysis import Outcome, analyse
 from ._execute import Cache, Run, dask_executor, execute, local_executor, plan
@@ -47,18 +47,15 @@ def run_study(study: Study, *, workers: int | None = None, dask: str | None = No
               runs: list[Run] | None = None) -> dict[tuple[int, int], Any]:
     """The results of every run of ``study`` (or of ``runs``), from the cache or simulated.
 
-    ``executor`` overrides ``workers``/``dask``. A progress bar goes to stderr
-    when ``progress`` is set.
+    ``executor`` overrides ``workers``/``dask``. With ``progress``, a progress bar
+    goes to stderr when it is a terminal.
     """
     todo = plan(study) if runs is None else runs
-    bar = None
-    if progress:
-        bar = tqdm(total=len(todo), unit="run", desc=f"report {study.name}", file=sys.stderr,
-                   dynamic_ncols=True, leave=False)
+    bar = progress_bar(len(todo), stream=sys.stderr, enabled=progress, unit="run",
+                       desc=f"report {study.name}")
 
     def done(_run: Run, _cached: bool) -> None:
-        if bar is not None:
-            bar.update(1)
+        bar.update(1)
 
     try:
         if executor is not None:
@@ -66,8 +63,7 @@ def run_study(study: Study, *, workers: int | None = None, dask: str | None = No
         with _executor(workers or default_workers(), dask) as ex:
             return execute(todo, ex, Cache(cache_dir), done)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
 
 def build_report(study: Study, out: Path, *, workers: int | None = None,
