@@ -220,7 +220,8 @@ def test_round_trip_of_a_mapping_is_literal() -> None:
         "counter_decrease": "negative_delta", "started_on_known": "continue",
         "stopped_unknown": "insert_baseline", "event_records": False,
         "stale_on_announce": "revive", "purge_on_announce": True, "purge_records": False,
-        "batch_scope": "shard", "flush_path": "announce", "flush_on_gc": False, "failed_batch": "merge",
+        "batch_scope": "shard", "flush_path": "announce", "flush_on_gc": False,
+        "failed_batch": "merge",
         "handler_failure": "fail_announce", "stop_undelivered": "drop",
         "counter_limit": "wrap"}
 
