@@ -490,3 +490,18 @@ def test_global_snapshot_round_trip() -> None:
     assert [b.records for b in twin.waiting_batches()] == [
         b.records for b in t.waiting_batches()]
     assert snapshot(twin) == snapshot(t)
+
+
+@pytest.mark.parametrize("scope", ["shard", "global"])
+def test_buffered_records_reads_every_buffer_or_one_shard(scope: str) -> None:
+    """R6.8: buffered_records() is every buffered record (shard buffers in shard order, or
+    the global buffer in append order); buffered_records(shard) that shard's users' only;
+    a shard outside 0..shard_count-1 is a UsageError."""
+    t = make("recommended", shard_count=4, max_batch_age="off", batch_scope=scope)
+    for u in (1, 2, 3):  # shards 2, 3, 0
+        credit(t, 1, 10 * u, now=0, user=u)
+    every = [r.up for r in t.buffered_records()]
+    assert every == ([30, 10, 20] if scope == "shard" else [10, 20, 30])
+    assert [[r.up for r in t.buffered_records(s)] for s in range(4)] == [[30], [], [10], [20]]
+    with pytest.raises(UsageError, match="shard 4"):
+        t.buffered_records(4)
