@@ -1,13 +1,14 @@
 """Buffers, sealed batches and their delivery life cycle (SPEC.md R6.1 to R6.8).
 
 A record waits in a *buffer*: its shard's (batch scope ``shard``, the seed)
-or the single tracker-wide one (batch scope ``global``). Sealing turns a whole buffer into a
-:class:`Batch` with the next batch id. A sealed batch is *waiting* (ready, or
-backing off after a failure) or *in flight* (handed to the driver, outcome
-not yet reported). Success removes it. Failure either puts the identical
-batch back to wait with exponential backoff (``FailedBatch.RETAIN``) or
-returns its records to the front of the buffer they came from so the next seal merges
-them with newer records under a new id (``FailedBatch.MERGE``, the seed).
+or the single tracker-wide one (batch scope ``global``). Sealing turns a
+whole buffer into a :class:`Batch` with the next batch id. A sealed batch
+is *waiting* (ready, or backing off after a failure) or *in flight* (handed
+to the driver, outcome not yet reported). Success removes it. Failure
+either puts the identical batch back to wait with exponential backoff
+(``FailedBatch.RETAIN``) or returns its records to the front of the buffer
+they came from so the next seal merges them with newer records under a new
+id (``FailedBatch.MERGE``, the seed).
 
 This module holds state and mechanics only; the rules about *when* to seal
 and deliver live in :mod:`._tracker`.
