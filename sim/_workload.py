@@ -32,12 +32,13 @@ _INF = float("inf")  # one shared object: most sessions never restart
 _HALF = 1.0 / 4294967296.0
 
 
-def unit_pair(salt: int, serial: int, k: int, restarted: bool) -> tuple[float, float]:
+def unit_pair(salt: int, serial: int, k: int, restarted: bool | int) -> tuple[float, float]:
     """Two uniforms in [0, 1) that depend only on their arguments.
 
     Python's hash of a tuple of ints (an xxHash-style mix since 3.8) is
     deterministic, unlike the hash of str or bytes, and much cheaper than a
     hash written in Python; the jitter of an announce needs no more.
+    ``restarted`` may be a bool or 0/1: they hash alike.
     """
     x = hash((salt, serial, k, restarted)) & _M64
     return (x >> 32) * _HALF, (x & 0xFFFFFFFF) * _HALF
