@@ -16,11 +16,12 @@ from pathlib import Path
 from ._cases_defects import defect_cases
 from ._cases_random import random_cases
 from ._cases_rules import rule_cases
+from ._cases_scope import scope_cases
 from ._vectors import DIGEST_FILE, Case, digest_listing, dumps_file
 
 GROUPS: dict[str, Callable[[], list[Case]]] = {
-    "seed": lambda: rule_cases("seed"),
-    "recommended": lambda: rule_cases("recommended"),
+    "seed": lambda: rule_cases("seed") + scope_cases("seed"),
+    "recommended": lambda: rule_cases("recommended") + scope_cases("recommended"),
     "defects": defect_cases,
     "random-seed": lambda: random_cases("seed"),
     "random-recommended": lambda: random_cases("recommended"),

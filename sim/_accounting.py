@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from privtrak.reference import AnnounceResult, Cause, Event, Outcome
 
+from ._workload import ACCEPTED, ENDED, RESTARTED
+
 if TYPE_CHECKING:
     from ._engine import Simulation
     from ._workload import Session
@@ -103,18 +105,20 @@ class Books:
             lost_down = down - s.acc_down - res.credited_down
             if lost_up or lost_down:
                 cause = res.cause
+                flags = s.flags
                 if cause is _BASELINE or outcome is _STOPPED_UNKNOWN:
                     # No baseline: the session's first, or the tracker forgot it.
-                    name = "purge_gap" if s.accepted else "baseline"
+                    name = "purge_gap" if flags & ACCEPTED else "baseline"
                 elif cause is None:
-                    name = "reset" if (s.restarted and not s.accepted) else "shared_key"
+                    name = ("reset" if (flags & RESTARTED and not flags & ACCEPTED)
+                            else "shared_key")
                 else:
                     name = str(cause)
                 self.ledger.add(name, lost_up, lost_down)
             s.acc_up = up
             s.acc_down = down
-            s.accepted = True
-        if s.ended and s.outstanding == 0 and s.wk != SETTLED:
+            s.flags |= ACCEPTED
+        if s.flags & ENDED and s.outstanding == 0 and s.wk != SETTLED:
             self.settle(s, s.end_cause, s.t_end)
         return accepted
 
@@ -152,8 +156,7 @@ def final_accounting(sim: Simulation) -> dict[str, Any]:
     else:
         held = [r for b in tracker.waiting_batches() + tracker.in_flight_batches()
                 for r in b.records]
-        for shard in range(tracker.config.shard_count):
-            held.extend(tracker.buffered_records(shard))
+        held.extend(tracker.buffered_records())
         pend_u, pend_d = db.unacked_bytes(held)
         ret_u = ret_d = 0
     all_u, all_d = db.unacked_bytes()

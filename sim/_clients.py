@@ -28,7 +28,7 @@ from privtrak.reference import Event
 
 from ._accounting import SETTLED
 from ._wakes import WakeQueue
-from ._workload import Catalogue, Session, SessionFactory, unit_pair
+from ._workload import DONE_SENT, ENDED, RESTARTED, Catalogue, Session, SessionFactory, unit_pair
 
 if TYPE_CHECKING:
     from ._engine import Simulation
@@ -125,16 +125,17 @@ class Clients:
     def _schedule_next(self, s: Session, t: float, announce_at: float | None = None) -> None:
         """Plan ``s``'s next wake-up after a response at ``t``."""
         if announce_at is None:
-            u_jitter, u_late = unit_pair(self.salt, s.serial, s.k, s.restarted)
+            restarted = s.flags & RESTARTED  # 0 or 1: hashes like the bool
+            u_jitter, u_late = unit_pair(self.salt, s.serial, s.k, restarted)
             announce_at = t + self.interval + (2.0 * u_jitter - 1.0) * self.jitter
             late = self.late_fraction
             if late and u_late < late:
                 announce_at += self.work.late_delay.quantile(
-                    unit_pair(self.salt, s.serial, -1 - s.k, s.restarted)[0])
+                    unit_pair(self.salt, s.serial, -1 - s.k, restarted)[0])
         # The earliest planned transition wins; a restart always comes before
         # the end (t_restart < t_end), so it happens even after a late answer.
         at, kind = announce_at, ANNOUNCE
-        if not s.done_sent and s.t_done < at:
+        if not s.flags & DONE_SENT and s.t_done < at:
             at, kind = s.t_done, COMPLETE
         if s.t_restart < at:
             at, kind = s.t_restart, RESTART
@@ -181,7 +182,7 @@ class Clients:
         self._maybe_settle(s)
 
     def _maybe_settle(self, s: Session) -> None:
-        if s.ended and s.outstanding == 0 and s.wk != SETTLED:
+        if s.flags & ENDED and s.outstanding == 0 and s.wk != SETTLED:
             self.books.settle(s, s.end_cause, s.t_end)
 
     def send(self, s: Session, event: Event, now: float) -> None:
@@ -214,7 +215,7 @@ class Clients:
             b.timed_out += 1
         else:
             b.failed += 1
-        if event is _STOPPED or s.ended:
+        if event is _STOPPED or s.flags & ENDED:
             return
         s.failures += 1
         s.retry_event = event if event is _STARTED or event is _COMPLETED else None

@@ -141,11 +141,8 @@ class Simulation:
                 t = min(r.time for r in batch.records)
                 oldest = t if oldest is None or t < oldest else oldest
         if m.buffered_records:
-            for shard in range(tracker.config.shard_count):
-                recs = tracker.buffered_records(shard)
-                if recs:
-                    t = min(recs[0].time, recs[-1].time)
-                    oldest = t if oldest is None or t < oldest else oldest
+            t = min(r.time for r in tracker.buffered_records())
+            oldest = t if oldest is None or t < oldest else oldest
         tasks = self.tasks()
         requests = self.hook.open_requests
         mem = self.scenario.memory
