@@ -17,10 +17,13 @@ from privtrak.sim import Scenario
 
 
 def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` deep-merged with ``extra`` (mappings merge, anything else replaces)."""
+    """``base`` deep-merged with ``extra``: mappings merge, ``None`` removes the key
+    (so the simulator's or the preset's default applies), anything else replaces."""
     out: dict[str, Any] = copy.deepcopy(dict(base))
     for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)

@@ -120,10 +120,12 @@ def _limit_sentence(study: Study, c: ConfigOutcome) -> str:
         first = c.points[0]
         return (f"fails already at the easiest point tested, {_axis_text(study, first)} "
                 f"({_failures(study, first)})")
+    reach = "up to" if study.axis.harder == "higher" else "down to"
     if c.all_pass:
-        return f"meets every threshold at every tested point, up to {_axis_text(study, c.limit)}"
+        return (f"meets every threshold at every tested point, {reach} "
+                f"{_axis_text(study, c.limit)}")
     nxt = c.points[c.points.index(c.limit) + 1]
-    return (f"meets every threshold up to {_axis_text(study, c.limit)}; at "
+    return (f"meets every threshold {reach} {_axis_text(study, c.limit)}; at "
             f"{_axis_text(study, nxt)} it fails ({_failures(study, nxt)})")
 
 
@@ -168,9 +170,9 @@ def verdict_blocks(outcome: Outcome) -> list[Block]:
             rest = tuple((k, v) for k, v in best.configuration if k not in study.group_by)
             recs.append(f"{where}: use **{config_label(rest)}**: {_limit_sentence(study, best)}.")
     blocks.append(Bullets(tuple(recs)))
-    blocks.append(Para("Each configuration (the highest "
-                       f"{study.axis.label} meeting every threshold, walking from the easiest "
-                       "point):"))
+    extreme = "highest" if study.axis.harder == "higher" else "lowest"
+    blocks.append(Para(f"Each configuration (the {extreme} {study.axis.label} meeting every "
+                       "threshold, walking from the easiest point):"))
     blocks.append(Bullets(tuple(f"`{config_label(c.configuration)}`: "
                                 f"{_limit_sentence(study, c)}."
                                 for c in outcome.configurations)))

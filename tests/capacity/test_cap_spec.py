@@ -85,3 +85,14 @@ def test_a_value_the_simulator_refuses_fails_the_study_naming_the_point() -> Non
 def test_every_shipped_study_is_valid(name: str) -> None:
     study = load_study(f"builtin:{name}")
     assert study.points and study.thresholds and study.figures
+
+
+def test_null_in_the_inline_scenario_restores_the_default() -> None:
+    # The shipped default scenario sets tracker.max_batch_age: 15s; null removes it,
+    # so each preset's own value applies (seed: off, recommended: 10 s).
+    study = parse_study(_spec(
+        scenario={"tracker": {"max_batch_age": None}, "workload": {"population": 100}},
+        sweep={"grid": {"tracker.preset": ["seed", "recommended"]},
+               "zip": {"database.latency.base": ["1ms"]}}))
+    ages = {p.scenario.tracker.preset: p.scenario.tracker.max_batch_age for p in study.points}
+    assert ages == {"seed": None, "recommended": 10}
