@@ -98,7 +98,8 @@ class DatabaseQueue:
 
 def _batch_scope(scenario: Scenario) -> str:
     """``shard`` or ``global`` (configs without the policy batch per shard, as the seed)."""
-    scope = getattr(scenario.tracker, "batch_scope", "shard")
+    policy = getattr(scenario.tracker, "policy", None)
+    scope = getattr(policy, "batch_scope", "shard")
     return str(getattr(scope, "value", scope))
 
 

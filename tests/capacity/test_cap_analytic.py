@@ -17,7 +17,7 @@ def test_erlang_c_known_values() -> None:
 
 def _scenario(**tracker: object) -> object:
     return parse_scenario({
-        "tracker": {"preset": "recommended", **tracker},
+        "tracker": {"preset": "recommended", "batch_scope": "shard", **tracker},
         "workload": {"users": 10**6},
         "database": {"connections": 1,
                      "latency": {"base": 0.1, "per_record": 0.0, "jitter": {"constant": 1}}},
@@ -52,9 +52,19 @@ def test_size_sealed_batches_and_saturation() -> None:
 
 
 def test_per_shard_buffers_count_only_the_shards_users_reach() -> None:
-    sc = parse_scenario({"tracker": {"preset": "recommended", "shard_count": 1024,
-                                     "max_batch_age": 10},
+    sc = parse_scenario({"tracker": {"preset": "recommended", "batch_scope": "shard",
+                                     "shard_count": 1024, "max_batch_age": 10},
                          "workload": {"users": 1000}})
     q = database_queue(sc, record_rate=51.8)
     occupied = 1024 * (1 - (1 - 1 / 1024) ** 1000)
     assert q.records_per_call == pytest.approx(1 + 51.8 / occupied * 10)
+
+
+def test_one_tracker_wide_buffer_fills_from_every_record() -> None:
+    sc = parse_scenario({"tracker": {"preset": "recommended", "batch_scope": "global",
+                                     "shard_count": 1024, "max_batch_age": 10},
+                         "workload": {"users": 1000}})
+    # 400 records/s: the size trigger (1,024) comes first, after 1,023 / 400 s.
+    q = database_queue(sc, record_rate=400.0)
+    assert q.records_per_call == 1024
+    assert q.fill_time == pytest.approx(1023 / 400)
