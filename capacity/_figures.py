@@ -247,7 +247,8 @@ def capacity_value(study: Study, conf: ConfigOutcome) -> tuple[float, float, flo
 
 def capacity_figure(outcome: Outcome, fig: Figure,
                     out: Path) -> tuple[list[Path], list[list[Any]]]:
-    """Each configuration's limit against one configuration key, a line per ``fig.lines``."""
+    """Each configuration's limit against one configuration key, one line per combination
+    of the other configuration keys."""
     study = outcome.study
     groups: dict[str, list[tuple[float, ConfigOutcome]]] = {}
     for conf in outcome.configurations:

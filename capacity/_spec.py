@@ -80,7 +80,6 @@ class Figure:
     log_y: bool = False
     column: str = ""
     at: tuple[tuple[str, Any], ...] = ()
-    lines: str = ""
     analytic: bool = False
 
 
@@ -331,7 +330,7 @@ def _list(key: str, raw: object) -> list[Any]:
 
 
 _FIGURE_KEYS = ("type", "name", "title", "metrics", "x", "log_x", "log_y", "column", "at",
-                "lines", "analytic")
+                "analytic")
 
 
 def _figure(i: int, raw: object, swept: list[str], config_keys: tuple[str, ...]) -> Figure:
@@ -364,16 +363,11 @@ def _figure(i: int, raw: object, swept: list[str], config_keys: tuple[str, ...])
             if k not in swept:
                 raise StudyError(f"{where}.at.{k}", f"is not a swept key (swept: {swept})")
         at = tuple((str(k), v) for k, v in at_map.items())
-    lines = str(f.get("lines", ""))
-    if kind == "capacity":
-        if x not in config_keys:
-            raise StudyError(f"{where}.x", f"must be a configuration key {list(config_keys)}")
-        if lines and lines not in config_keys:
-            raise StudyError(f"{where}.lines", f"must be a configuration key "
-                             f"{list(config_keys)}")
+    if kind == "capacity" and x not in config_keys:
+        raise StudyError(f"{where}.x", f"must be a configuration key {list(config_keys)}")
     return Figure(type=str(kind), name=name, title=str(f.get("title", name)), metrics=metrics,
                   x=x, log_x=bool(f.get("log_x", False)), log_y=bool(f.get("log_y", False)),
-                  column=column, at=at, lines=lines, analytic=bool(f.get("analytic", False)))
+                  column=column, at=at, analytic=bool(f.get("analytic", False)))
 
 
 def load_study(source: str) -> Study:
