@@ -268,6 +268,9 @@ class Header:
     wall_seconds: float
     workers: str
     command: str
+    simulated: int = 0
+    """Runs simulated by this invocation (the others came from the cache)."""
+    from_cache: int = 0
 
 
 def write_report(outcome: Outcome, out: Path, header: Header) -> list[Path]:
@@ -309,7 +312,9 @@ def write_report(outcome: Outcome, out: Path, header: Header) -> list[Path]:
                 platform.python_version(), f"{platform.machine()} {platform.system()}, "
                 f"{_cores()} cores", f"{header.wall_seconds:.0f} s", header.workers),)),
         Para(f"Command: `{header.command}`. Each run simulates "
-             f"{first.duration:.0f} s in {first.bucket:.0f} s buckets."),
+             f"{first.duration:.0f} s in {first.bucket:.0f} s buckets. This invocation "
+             f"simulated {header.simulated} runs and took {header.from_cache} from the cache "
+             "of earlier ones; the wall time covers this invocation only."),
         *verdict_blocks(outcome),
         Heading(2, "Pass/fail against the thresholds"),
         Para("Mean over replications ± the 95 % Student-t half-width. A point passes when "

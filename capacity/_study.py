@@ -10,7 +10,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,9 @@ def _executor(workers: int, dask: str | None) -> Iterator[cf.Executor]:
 def run_study(study: Study, *, workers: int | None = None, dask: str | None = None,
               cache_dir: Path | None = None, progress: bool = False,
               executor: cf.Executor | None = None,
-              runs: list[Run] | None = None) -> dict[tuple[int, int], Any]:
+              runs: list[Run] | None = None,
+              on_done: Callable[[Run, bool], None] | None = None,
+              ) -> dict[tuple[int, int], Any]:
     """The results of every run of ``study`` (or of ``runs``), from the cache or simulated.
 
     ``executor`` overrides ``workers``/``dask``. With ``progress``, a progress bar
@@ -54,8 +56,10 @@ def run_study(study: Study, *, workers: int | None = None, dask: str | None = No
     bar = progress_bar(len(todo), stream=sys.stderr, enabled=progress, unit="run",
                        desc=f"report {study.name}")
 
-    def done(_run: Run, _cached: bool) -> None:
+    def done(run: Run, cached: bool) -> None:
         bar.update(1)
+        if on_done is not None:
+            on_done(run, cached)
 
     try:
         if executor is not None:
@@ -71,13 +75,19 @@ def build_report(study: Study, out: Path, *, workers: int | None = None,
                  command: str = "", executor: cf.Executor | None = None) -> Outcome:
     """Run ``study`` and write its report into ``out``; returns the analysis."""
     started = time.perf_counter()
+    cached = [0, 0]
+
+    def count(_run: Run, from_cache: bool) -> None:
+        cached[0 if from_cache else 1] += 1
+
     results = run_study(study, workers=workers, dask=dask,
                         cache_dir=(out / ".cache") if cache else None, progress=progress,
-                        executor=executor)
+                        executor=executor, on_done=count)
     outcome = analyse(study, results)
     wall = time.perf_counter() - started
     where = f"Dask at {dask}" if dask else f"{workers or default_workers()} local processes"
-    write_report(outcome, out, Header(wall, where, command))
+    write_report(outcome, out, Header(wall, where, command, simulated=cached[1],
+                                      from_cache=cached[0]))
     return outcome
 
 
