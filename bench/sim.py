@@ -200,6 +200,7 @@ def measure_split(clients: int, duration: float) -> dict[str, Any]:
         "announces": announces,
         "calls": {"building_the_request": build.calls, "core_announce": core.calls,
                   "database_model": plan.calls},
+        "largest_part": max(parts, key=lambda k: parts[k]),
         "share": {k: round(v / total_ns, 3) for k, v in parts.items()},
         "cpu_microseconds_per_announce": {
             k: round(v / total_ns * cpu * 1e6 / announces, 2) for k, v in parts.items()},

@@ -31,6 +31,7 @@ from privtrak.reference import DeltaRecord, Event, Tracker
 
 from ._accounting import SETTLED, Books
 from ._clients import Clients
+from ._database import Database
 from ._delivery import DeliveryPath
 from ._gc import garbage_collector
 from ._hooks import HookMode, hook_mode
@@ -38,7 +39,7 @@ from ._kernel import SimEnvironment
 from ._request_path import RequestPath
 from ._scenario import Scenario
 from ._stats import Bucket, Gauges, LatencyLog, close_bucket
-from ._workload import Session, peer_id_of
+from ._workload import Session, SessionFactory, peer_id_of
 
 _NONE = Event.NONE
 _INF = float("inf")
@@ -88,13 +89,13 @@ class Simulation:
     # -- what the parts share --------------------------------------------------------
 
     @property
-    def factory(self) -> Any:
+    def factory(self) -> SessionFactory:
         """The session factory (``created`` counts every session made)."""
         return self.clients.factory
 
     @property
-    def db(self) -> Any:
-        """The database model (``_database.Database``)."""
+    def db(self) -> Database:
+        """The database model."""
         return self.delivery.db
 
     @property

@@ -6,8 +6,10 @@ level. One that cannot keep up (a queue whose arrival rate exceeds its
 service rate) grows without bound, roughly linearly. The verdict looks at
 the second half of the run (the first half may still be warming up) and
 fits a least-squares line through each gauge of the series
-(``pending_deltas`` and ``oldest_undelivered_age``, sampled at the end of
-every bucket).
+(``pending_deltas``, ``oldest_undelivered_age`` and ``in_flight_tasks``,
+sampled at the end of every bucket). The last one catches a backlog that is
+not made of records: posthook tasks parked behind shard locks held by slow
+deliveries (the seed's caps its pending records, so there the tasks grow).
 
 Rule: a gauge *grows* when the rise of its fitted line over the window
 (slope x window length) is
@@ -19,7 +21,7 @@ Rule: a gauge *grows* when the rise of its fitted line over the window
   and at least :data:`MIN_RISE` (one record, one second), so that a
   statistically clear but negligible drift is not called a collapse.
 
-The run is ``unstable`` when either gauge grows, ``stable`` otherwise, and
+The run is ``unstable`` when any of the gauges grows, ``stable`` otherwise, and
 ``undetermined`` when the window holds fewer than :data:`MIN_POINTS`
 samples (a run too short for its bucket width).
 """
@@ -37,8 +39,8 @@ MIN_POINTS = 4
 
 RULE = (f"over the second half of the run, a gauge grows when its least-squares rise "
         f"exceeds {NOISE_FACTOR:g} x the residual scatter, {LEVEL_FRACTION:g} x its mean "
-        f"level and {MIN_RISE:g}; unstable if pending records or the oldest undelivered "
-        f"age grows")
+        f"level and {MIN_RISE:g}; unstable if pending records, the oldest undelivered "
+        f"age or the in-flight tasks grow")
 """The rule in one sentence (it goes into ``results.json``)."""
 
 
@@ -84,6 +86,7 @@ def stability(series: Sequence[dict[str, Any]], end: float) -> dict[str, Any]:
     if len(rows) < MIN_POINTS:
         out.update(verdict="undetermined", stable=None,
                    pending_slope_records_per_s=None, oldest_age_slope_s_per_s=None,
+                   tasks_slope_per_s=None,
                    message=(f"undetermined: only {len(rows)} series rows in the second half "
                             f"(t={t0:g}..{end:g} s), {MIN_POINTS} needed; run longer or use "
                             "a smaller bucket"))
@@ -91,13 +94,16 @@ def stability(series: Sequence[dict[str, Any]], end: float) -> dict[str, Any]:
     ts = [float(r["t_end"]) for r in rows]
     pending = trend(ts, [float(r["pending_deltas"]) for r in rows])
     age = trend(ts, [float(r["oldest_undelivered_age"] or 0.0) for r in rows])
+    tasks = trend(ts, [float(r["in_flight_tasks"]) for r in rows])
     rejected = sum(int(r["rejected"]) for r in rows)
     out["pending_slope_records_per_s"] = pending["slope"]
     out["oldest_age_slope_s_per_s"] = age["slope"]
     out["pending_rise_records"] = pending["rise"]
     out["oldest_age_rise_s"] = age["rise"]
+    out["tasks_slope_per_s"] = tasks["slope"]
+    out["tasks_rise"] = tasks["rise"]
     span = f"over the second half (t={t0:g}..{end:g} s)"
-    if pending["grows"] or age["grows"]:
+    if pending["grows"] or age["grows"] or tasks["grows"]:
         parts = []
         if pending["grows"]:
             parts.append(f"pending grows by {pending['slope']:.3g} records/s "
@@ -105,6 +111,9 @@ def stability(series: Sequence[dict[str, Any]], end: float) -> dict[str, Any]:
         if age["grows"]:
             parts.append(f"the oldest undelivered record ages by {age['slope']:.3g} s per s "
                          f"(+{age['rise']:.0f} s)")
+        if tasks["grows"]:
+            parts.append(f"in-flight tasks (announces waiting for a shard lock, database "
+                         f"calls) grow by {tasks['slope']:.3g} per s (+{tasks['rise']:.0f})")
         message = "unstable: the database cannot keep up: " + " and ".join(parts) + " " + span
         out.update(verdict="unstable", stable=False)
     else:

@@ -14,16 +14,18 @@ from privtrak.sim._stats import LatencyLog, percentile
 
 
 def rows(values: list[float], ages: list[float] | None = None,
-         width: float = 60.0) -> list[dict[str, Any]]:
+         tasks: list[float] | None = None, width: float = 60.0) -> list[dict[str, Any]]:
     """A series of len(values) buckets of ``width`` s: first half 0, second half ``values``."""
     n = len(values)
     ages = ages or [10.0] * n
+    tasks = tasks or [4.0] * n
     out = []
     for i in range(2 * n):
         second = i >= n
         out.append({"t_end": (i + 1) * width, "rejected": 0,
                     "pending_deltas": values[i - n] if second else 0.0,
-                    "oldest_undelivered_age": ages[i - n] if second else 0.0})
+                    "oldest_undelivered_age": ages[i - n] if second else 0.0,
+                    "in_flight_tasks": tasks[i - n] if second else 0.0})
     return out
 
 
@@ -73,6 +75,15 @@ def test_a_clear_but_negligible_drift_is_not_a_collapse() -> None:
     assert stability(rows([5000 - 150.0 * i for i in range(30)]), 3600.0)["stable"] is True
 
 
+def test_parked_tasks_that_pile_up_read_unstable_even_with_capped_pending() -> None:
+    capped = [2048.0] * 30
+    tasks = [100.0 + 600.0 * i for i in range(30)]  # 10 more parked tasks every second
+    verdict = stability(rows(capped, tasks=tasks), 3600.0)
+    assert verdict["verdict"] == "unstable"
+    assert verdict["tasks_slope_per_s"] == pytest.approx(10.0)
+    assert "in-flight tasks" in verdict["message"] and "pending grows" not in verdict["message"]
+
+
 def test_too_few_rows_are_undetermined() -> None:
     verdict = stability(rows([1.0, 2.0, 3.0]), 360.0)
     assert verdict["points"] == MIN_POINTS - 1
@@ -82,7 +93,7 @@ def test_too_few_rows_are_undetermined() -> None:
 def test_rows_after_the_end_are_left_out() -> None:
     series = rows([100.0] * 10)
     series.append({"t_end": 1300.0, "rejected": 0, "pending_deltas": 1e9,
-                   "oldest_undelivered_age": 1e6})
+                   "oldest_undelivered_age": 1e6, "in_flight_tasks": 1e6})
     assert stability(series, 1200.0)["stable"] is True
 
 
