@@ -268,7 +268,8 @@ class TrackerServer:
                 if len(self._compact_cache) > 65536:
                     self._compact_cache.clear()
                 compact = self._compact_cache[(remote, q.port)] = compact_peer(remote, q.port)
-            peers.update(info_hash, q.peer_id, compact[1], compact[0], seeder, self._now())
+            peers.update(info_hash, q.peer_id, compact[1], ipv6=compact[0], seeder=seeder,
+                         now=self._now())
         record = result.record
         if record is not None and record.event is Event.COMPLETED:
             peers.snatched(info_hash)

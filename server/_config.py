@@ -137,7 +137,8 @@ def _path(key: str, raw: object, *, optional: bool) -> str | None:
     return raw
 
 
-def _addr(key: str, raw: object) -> tuple[str, int]:
+def parse_addr(key: str, raw: object) -> tuple[str, int]:
+    """``host:port`` (IPv6 hosts in brackets) or ServerConfigError naming ``key``."""
     if not isinstance(raw, str) or ":" not in raw:
         raise ServerConfigError(key, raw, "must be host:port")
     host, _, port_text = raw.rpartition(":")
@@ -200,7 +201,7 @@ def parse_server_config(raw: object) -> ServerConfig:
     except ConfigError as exc:
         raise ServerConfigError(f"chihaya.prehooks.privtrak.options.{exc.key}", exc.value,
                                 str(exc)) from None
-    host, port = _addr("chihaya.http.addr", http.get("addr", "127.0.0.1:6969"))
+    host, port = parse_addr("chihaya.http.addr", http.get("addr", "127.0.0.1:6969"))
     cert = _path("chihaya.http.tls_cert_path", http.get("tls_cert_path"), optional=True)
     key = _path("chihaya.http.tls_key_path", http.get("tls_key_path"), optional=True)
     if (cert is None) != (key is None):

@@ -31,7 +31,7 @@ class PeerStore:
         self._swarms: dict[bytes, dict[bytes, Peer]] = {}
         self._snatches: dict[bytes, int] = {}
 
-    def update(self, info_hash: bytes, peer_id: bytes, compact: bytes, ipv6: bool,
+    def update(self, info_hash: bytes, peer_id: bytes, compact: bytes, *, ipv6: bool,
                seeder: bool, now: int) -> None:
         """Add or refresh a peer."""
         swarm = self._swarms.get(info_hash)

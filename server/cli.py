@@ -9,6 +9,11 @@ import logging
 import signal
 import sys
 
+from privtrak.reference import PrivtrakError
+
+from ._app import TrackerServer
+from ._config import ServerConfigError, load_server_config, parse_addr
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``privtrak serve``."""
@@ -24,17 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until a signal; returns the exit status (2 on a bad configuration)."""
-    from privtrak.reference import PrivtrakError
-
-    from ._app import TrackerServer
-    from ._config import ServerConfigError, _addr, load_server_config
-
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_server_config(args.config)
         if args.addr is not None:
-            host, port = _addr("--addr", args.addr)
+            host, port = parse_addr("--addr", args.addr)
             config = dataclasses.replace(config, host=host, port=port)
         if args.database is not None:
             config = dataclasses.replace(config, database=args.database)

@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote_from_bytes, urlsplit
 
+import aiohttp
+
 KINDS = ("ok", "busy", "refused", "http_error", "timeout", "connection_error")
 
 
@@ -86,8 +88,6 @@ def info_hash(seed: int, torrent: int) -> bytes:
 
 
 async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
-    import aiohttp
-
     rng = random.Random(spec.seed * 1000 + part)
     base = spec.url.rstrip("/")
     total = int(spec.rate * spec.duration)

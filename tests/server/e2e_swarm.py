@@ -14,9 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import libtorrent as lt
+import yaml
 
 PIECE = 64 * 1024
 
@@ -120,7 +119,7 @@ class Swarm:
     """A seeder and a leecher session, each announcing with its own passkey."""
 
     def __init__(self, ti: lt.torrent_info, tracker_port: int, seed_dir: Path,
-                 leech_dir: Path, passkeys: tuple[str, str], upload_limit: int = 0) -> None:
+                 leech_dir: Path, passkeys: tuple[str, str], *, upload_limit: int = 0) -> None:
         self.sessions = [session(upload_limit), session()]
         self.handles = []
         for ses, pk, directory in zip(self.sessions, passkeys, (seed_dir, leech_dir),
