@@ -247,7 +247,8 @@ class TrackerServer:
         info_hash = self.config.hybrid_aliases.get(q.info_hash, q.info_hash)
         req = AnnounceRequest(credential, info_hash, q.peer_id,  # type: ignore[arg-type]
                               q.uploaded, q.downloaded, q.left, q.event, remote, q.port)
-        result = self.tracker.announce(req, self._now())
+        now = self._now()
+        result = self.tracker.announce(req, now)
         if result.flush is not None and (await self._deliver(result.flush))[1]:
             return self._reply(failure("handler failed: the batch of this announce could not "
                                        "be stored"), "announce", family, "rejected", start)
@@ -269,7 +270,7 @@ class TrackerServer:
                     self._compact_cache.clear()
                 compact = self._compact_cache[(remote, q.port)] = compact_peer(remote, q.port)
             peers.update(info_hash, q.peer_id, compact[1], ipv6=compact[0], seeder=seeder,
-                         now=self._now())
+                         now=now)
         record = result.record
         if record is not None and record.event is Event.COMPLETED:
             peers.snatched(info_hash)

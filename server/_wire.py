@@ -50,6 +50,13 @@ class AnnounceQuery:
     passkey: str | None
 
 
+def _unquote(text: str) -> bytes:
+    # Most values (counters, ports, events) carry no escape: skip the decoder.
+    if "%" not in text and "+" not in text:
+        return text.encode("utf-8")
+    return unquote_to_bytes(text.replace("+", " "))
+
+
 def split_query(query: str) -> dict[str, list[bytes]]:
     """Split a raw (still percent-encoded) query into name -> decoded values."""
     params: dict[str, list[bytes]] = {}
@@ -59,13 +66,17 @@ def split_query(query: str) -> dict[str, list[bytes]]:
         if not part:
             continue
         name_raw, sep, value_raw = part.partition("=")
-        name_bytes = unquote_to_bytes(name_raw.replace("+", " "))
+        name_bytes = _unquote(name_raw)
         try:
             name = name_bytes.decode("ascii")
         except UnicodeDecodeError:
             raise WireError(f"parameter name {name_bytes!r} is not ASCII") from None
-        value = unquote_to_bytes(value_raw.replace("+", " ")) if sep else b""
-        params.setdefault(name, []).append(value)
+        value = _unquote(value_raw) if sep else b""
+        values = params.get(name)
+        if values is None:
+            params[name] = [value]
+        else:
+            values.append(value)
     return params
 
 

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--addr", metavar="HOST:PORT", help="override chihaya.http.addr")
     parser.add_argument("--database", metavar="FILE",
                         help="override the SQLite file of the DeltaHandler")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="event loop implementation (uvloop when installed, else asyncio)")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
@@ -49,8 +51,17 @@ def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await TrackerServer(config).serve_until(stop)
 
+    loop_factory = None
+    if args.loop == "uvloop":
+        try:
+            import uvloop  # noqa: PLC0415 (optional: absent on some platforms)
+        except ImportError:
+            pass
+        else:
+            loop_factory = uvloop.new_event_loop
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main())
     except (PrivtrakError, OSError) as exc:
         print(f"privtrak serve: {exc}", file=sys.stderr)
         return 1
