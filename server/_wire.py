@@ -15,8 +15,10 @@ twice in an announce.
 
 from __future__ import annotations
 
+import binascii
 import ipaddress
-from dataclasses import dataclass
+import re
+from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
 
 import bencodepy
@@ -34,8 +36,7 @@ class WireError(ValueError):
     """A request the tracker refuses; ``str()`` is the bencoded failure reason."""
 
 
-@dataclass(frozen=True, slots=True)
-class AnnounceQuery:
+class AnnounceQuery(NamedTuple):
     """The parameters of one announce, validated."""
 
     info_hash: bytes
@@ -50,10 +51,23 @@ class AnnounceQuery:
     passkey: str | None
 
 
+# Printable ASCII but '%', '+', '=' and space, or a complete %XX escape.
+_PLAIN_OR_ESCAPED = re.compile(r"(?:[!-$&-*,-<>-~]|%[0-9A-Fa-f]{2})*")
+
+
 def _unquote(text: str) -> bytes:
-    # Most values (counters, ports, events) carry no escape: skip the decoder.
+    """Percent-decode exactly as ``unquote_to_bytes(text.replace("+", " "))``.
+
+    Most values (counters, ports, events) carry no escape; binary ones
+    (infohash, peer id) made only of complete escapes and plain printable
+    characters are decoded by binascii's quoted-printable decoder in C
+    (``%XX`` written as ``=XX``), several times faster than the pure-Python
+    loop; anything else takes the standard decoder.
+    """
     if "%" not in text and "+" not in text:
         return text.encode("utf-8")
+    if _PLAIN_OR_ESCAPED.fullmatch(text) is not None:
+        return binascii.a2b_qp(text.replace("%", "="))
     return unquote_to_bytes(text.replace("+", " "))
 
 
@@ -106,36 +120,78 @@ def _fixed(name: str, raw: bytes, length: int) -> bytes:
     return raw
 
 
+def _raw_params(query: str) -> dict[str, str]:
+    """name -> still-encoded value; a repeated name is refused."""
+    raw: dict[str, str] = {}
+    for part in query.split("&"):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        if "%" in name or "+" in name:
+            name_bytes = _unquote(name)
+            try:
+                name = name_bytes.decode("ascii")
+            except UnicodeDecodeError:
+                raise WireError(f"parameter name {name_bytes!r} is not ASCII") from None
+        if name in raw:
+            raise WireError(f"parameter {name} given more than once")
+        raw[name] = value if sep else ""
+    return raw
+
+
+def _required(raw: dict[str, str], name: str) -> str:
+    value = raw.get(name)
+    if value is None:
+        raise WireError(f"missing parameter {name}")
+    return value
+
+
+def _counter(raw: dict[str, str], name: str, limit: int) -> int:
+    text = _required(raw, name)
+    if "%" in text or "+" in text:
+        return _decimal(name, _unquote(text), limit)
+    if not text.isdigit() or not text.isascii() or len(text) > _MAX_DECIMAL_DIGITS:
+        raise WireError(f"parameter {name}={text[:32].encode('utf-8', 'replace')!r} is not a "
+                        "decimal integer")
+    value = int(text)
+    if value > limit:
+        raise WireError(f"parameter {name}={value} is above {limit}")
+    return value
+
+
 def parse_announce(query: str) -> AnnounceQuery:
-    """Validate an announce query string (without the ``?``); raises WireError."""
-    params = split_query(query)
-    for name, values in params.items():
-        if len(values) != 1:
-            raise WireError(f"parameter {name} given {len(values)} times")
-    info_hash = _fixed("info_hash", _one(params, "info_hash", True) or b"", INFO_HASH_LEN)
-    peer_id = _fixed("peer_id", _one(params, "peer_id", True) or b"", PEER_ID_LEN)
-    port = _decimal("port", _one(params, "port", True) or b"", 65535)
-    uploaded = _decimal("uploaded", _one(params, "uploaded", True) or b"", UINT64_MAX)
-    downloaded = _decimal("downloaded", _one(params, "downloaded", True) or b"", UINT64_MAX)
-    left = _decimal("left", _one(params, "left", True) or b"", UINT64_MAX)
-    event_raw = _one(params, "event", False) or b""
-    try:
-        event = _EVENTS[event_raw.decode("ascii")]
-    except (UnicodeDecodeError, KeyError):
-        raise WireError(f"unknown event {event_raw[:32]!r}; expected started, completed, "
-                        "stopped or empty") from None
-    numwant_raw = _one(params, "numwant", False)
-    numwant = None if numwant_raw is None else _decimal("numwant", numwant_raw, 1 << 31)
-    ip_raw = _one(params, "ip", False)
+    """Validate an announce query string (without the ``?``); raises WireError.
+
+    The announce path: one split, and only the parameters the tracker uses
+    are decoded.
+    """
+    raw = _raw_params(query)
+    info_hash = _fixed("info_hash", _unquote(_required(raw, "info_hash")), INFO_HASH_LEN)
+    peer_id = _fixed("peer_id", _unquote(_required(raw, "peer_id")), PEER_ID_LEN)
+    port = _counter(raw, "port", 65535)
+    uploaded = _counter(raw, "uploaded", UINT64_MAX)
+    downloaded = _counter(raw, "downloaded", UINT64_MAX)
+    left = _counter(raw, "left", UINT64_MAX)
+    event_text = raw.get("event", "")
+    event = _EVENTS.get(event_text)
+    if event is None:
+        event_raw = _unquote(event_text)
+        try:
+            event = _EVENTS[event_raw.decode("ascii")]
+        except (UnicodeDecodeError, KeyError):
+            raise WireError(f"unknown event {event_raw[:32]!r}; expected started, completed, "
+                            "stopped or empty") from None
+    numwant = _counter(raw, "numwant", 1 << 31) if "numwant" in raw else None
     ip = None
-    if ip_raw is not None:
+    if "ip" in raw:
+        ip_raw = _unquote(raw["ip"])
         try:
             ip = str(ipaddress.ip_address(ip_raw.decode("ascii")))
         except (UnicodeDecodeError, ValueError):
             raise WireError(f"parameter ip={ip_raw[:64]!r} is not an IP address") from None
-    passkey_raw = _one(params, "passkey", False)
     passkey = None
-    if passkey_raw is not None:
+    if "passkey" in raw:
+        passkey_raw = _unquote(raw["passkey"])
         if not passkey_raw.isascii():
             raise WireError("parameter passkey is not ASCII")
         passkey = passkey_raw.decode("ascii")

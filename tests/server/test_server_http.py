@@ -59,7 +59,7 @@ def test_announce_replies_with_intervals_and_compact_peers(tmp_path: Path) -> No
     ("info_hash=hhhhhhhhhhhhhhhhhhhh&peer_id=pppppppppppppppppppp&port=1&uploaded=0"
      "&downloaded=0&left=0&event=paused", "unknown event b'paused'"),
     ("info_hash=hhhhhhhhhhhhhhhhhhhh&info_hash=hhhhhhhhhhhhhhhhhhhh&peer_id=pppppppppppppppppppp"
-     "&port=1&uploaded=0&downloaded=0&left=0", "info_hash given 2 times"),
+     "&port=1&uploaded=0&downloaded=0&left=0", "info_hash given more than once"),
 ])
 def test_malformed_announce_gets_a_failure_naming_the_parameter(
         tmp_path: Path, query: str, reason: str) -> None:

@@ -1,12 +1,15 @@
-"""The peer store: counts kept incrementally agree with a recount; expiry."""
+"""The peer store (counts kept incrementally agree with a recount; expiry) and
+the wire helpers (compact peers, percent-decoding)."""
 
 from __future__ import annotations
+
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from privtrak.server import PeerStore
-from privtrak.server._wire import compact_peer
+from privtrak.server._wire import _unquote, compact_peer
 
 ops = st.lists(st.tuples(st.sampled_from(["update", "remove", "expire"]),
                          st.integers(0, 2), st.integers(0, 4), st.booleans(),
@@ -59,3 +62,10 @@ def test_compact_forms() -> None:
     assert compact_peer("::ffff:10.1.2.3", 1) == (False, bytes([10, 1, 2, 3, 0, 1]))
     ipv6, packed = compact_peer("2001:db8::1", 443)
     assert ipv6 and packed == bytes.fromhex("20010db8000000000000000000000001") + b"\x01\xbb"
+
+
+@given(st.one_of(st.binary(max_size=30).map(quote_from_bytes),
+                 st.binary(max_size=30).map(lambda b: quote_from_bytes(b).lower()),
+                 st.text(alphabet="%aAfF09gG+=_.~ -!*'\t\né", max_size=20)))
+def test_fast_percent_decoding_equals_the_standard_one(text: str) -> None:
+    assert _unquote(text) == unquote_to_bytes(text.replace("+", " "))
