@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import quote_from_bytes, urlsplit
 
 import aiohttp
+from yarl import URL
 
 KINDS = ("ok", "busy", "refused", "http_error", "timeout", "connection_error")
 
@@ -141,7 +142,7 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
                 kinds["timeout"] += 1
                 continue
             try:
-                async with session.get(url) as resp:
+                async with session.get(URL(url, encoded=True)) as resp:
                     body = await resp.read()
                     status = resp.status
             except TimeoutError:
@@ -165,7 +166,8 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=spec.connections, force_close=False)
     timeout = aiohttp.ClientTimeout(total=spec.timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                     skip_auto_headers=("User-Agent",)) as session:
+                                     skip_auto_headers=("User-Agent", "Accept-Encoding"),
+                                     auto_decompress=False) as session:
         tasks = [asyncio.create_task(worker(session)) for _ in range(spec.connections)]
         await producer()
         await asyncio.wait(tasks, timeout=max(0.0, hard_stop - time.perf_counter()) + 1)
@@ -177,7 +179,12 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
 
 
 def _run_part_sync(spec: LoadSpec, part: int) -> dict[str, Any]:
-    return asyncio.run(_run_part(spec, part))
+    try:
+        import uvloop  # noqa: PLC0415 (optional: absent on some platforms)
+    except ImportError:
+        return asyncio.run(_run_part(spec, part))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(_run_part(spec, part))
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:
