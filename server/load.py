@@ -104,6 +104,7 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
     kinds = dict.fromkeys(KINDS, 0)
     queue: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
     start = time.perf_counter() + 0.2
+    started_at = time.time() + 0.2
     hard_stop = start + spec.duration + spec.timeout
 
     def target(k: int) -> str:
@@ -175,7 +176,7 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
             t.cancel()
     elapsed = time.perf_counter() - start
     return {"latencies": latencies, "service": service, "kinds": kinds,
-            "planned": len(mine), "elapsed": elapsed}
+            "planned": len(mine), "elapsed": elapsed, "started_at": started_at}
 
 
 def _run_part_sync(spec: LoadSpec, part: int) -> dict[str, Any]:
@@ -219,6 +220,7 @@ def run_load(spec: LoadSpec) -> dict[str, Any]:
         "answered": answered,
         "responses": kinds,
         "elapsed_s": round(elapsed, 3),
+        "started_at_unix": round(min(p["started_at"] for p in parts), 3),
         "offered_rate": spec.rate,
         "achieved_rate": round(answered / elapsed, 1) if elapsed > 0 else 0.0,
         "ok_rate": round(kinds["ok"] / elapsed, 1) if elapsed > 0 else 0.0,
