@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import ssl
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from server_helpers import PK_A, PK_B, announce_url, get, running, settle
 
@@ -281,3 +284,24 @@ def test_default_configuration() -> None:
     config = parse_server_config({})
     assert (config.host, config.port, config.database) == ("127.0.0.1", 6969, "privtrak.db")
     assert config.core.preset == "recommended" and config.passkeys is None
+
+
+def test_tls_serves_announces_over_https(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+
+    async def scenario() -> None:
+        async with running(tmp_path, http={"tls_cert_path": str(cert),
+                                           "tls_key_path": str(key)}) as (srv, _):
+            context = ssl.create_default_context(cafile=str(cert))
+            context.check_hostname = False
+            async with aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(ssl=context)) as tls:
+                url = announce_url(srv).replace("http://", "https://")
+                status, body = await get(tls, url)
+                assert status == 200 and b"failure reason" not in body
+                with pytest.raises(aiohttp.ClientError):
+                    await get(tls, url.replace("https://", "http://"))
+    run(scenario())
