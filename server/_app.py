@@ -184,17 +184,21 @@ class TrackerServer:
 
     async def _delivery_loop(self) -> None:
         while not self._stopping:
-            now = self._now()
-            if now >= self.tracker.next_gc_at:
-                self._collect_garbage(now)
-            if now >= self._next_peer_expiry:
-                self.peers.expire(now)
-                self._next_peer_expiry = now + _PEER_EXPIRY_EVERY
-            batch = self.tracker.next_batch(now)
-            if batch is None:
-                await asyncio.sleep(_IDLE_POLL)
-            else:
-                await self._deliver(batch)
+            try:
+                now = self._now()
+                if now >= self.tracker.next_gc_at:
+                    self._collect_garbage(now)
+                if now >= self._next_peer_expiry:
+                    self.peers.expire(now)
+                    self._next_peer_expiry = now + _PEER_EXPIRY_EVERY
+                batch = self.tracker.next_batch(now)
+                if batch is None:
+                    await asyncio.sleep(_IDLE_POLL)
+                else:
+                    await self._deliver(batch)
+            except Exception:  # a bug here must not stop deliveries for good
+                log.exception("delivery loop failed; retrying in 1 s")
+                await asyncio.sleep(1.0)
 
     def _collect_garbage(self, now: int) -> None:
         start = time.perf_counter()
