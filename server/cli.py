@@ -11,7 +11,6 @@ import sys
 
 from privtrak.reference import PrivtrakError
 
-from ._app import TrackerServer
 from ._config import ServerConfigError, load_server_config, parse_addr
 
 
@@ -31,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until a signal; returns the exit status (2 on a bad configuration)."""
+    from ._app import TrackerServer  # noqa: PLC0415 (aiohttp only when serving)
+
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

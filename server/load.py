@@ -36,9 +36,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote_from_bytes, urlsplit
 
-import aiohttp
-from yarl import URL
-
 KINDS = ("ok", "busy", "refused", "http_error", "timeout", "connection_error")
 
 
@@ -89,6 +86,10 @@ def info_hash(seed: int, torrent: int) -> bytes:
 
 
 async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
+    # aiohttp only when loading: building the privtrak parser imports this module.
+    import aiohttp  # noqa: PLC0415
+    from yarl import URL  # noqa: PLC0415
+
     rng = random.Random(spec.seed * 1000 + part)
     base = spec.url.rstrip("/")
     total = int(spec.rate * spec.duration)
