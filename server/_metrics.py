@@ -56,6 +56,18 @@ class _CoreCollector(Collector):
             for key, value in sorted(values.items()):
                 metric.add_metric([str(key)], value)
             yield metric
+        lg = self._tracker().ledger()
+        ledger = CounterMetricFamily(
+            "privtrak_ledger_bytes", "The core's ledger (R11): credited = delivered + dropped "
+            "+ returned + pending, per direction", labels=["term", "direction"])
+        for term in ("credited", "delivered", "dropped", "returned"):
+            ledger.add_metric([term, "up"], getattr(lg, f"{term}_up"))
+            ledger.add_metric([term, "down"], getattr(lg, f"{term}_down"))
+        yield ledger
+        yield GaugeMetricFamily("privtrak_pending_up_bytes", "Credited upload not yet delivered",
+                                value=lg.pending_up)
+        yield GaugeMetricFamily("privtrak_pending_down_bytes",
+                                "Credited download not yet delivered", value=lg.pending_down)
         torrents, seeders, leechers = self._peers.totals()
         yield GaugeMetricFamily("chihaya_storage_infohashes_count",
                                 "Torrents with at least one peer", value=torrents)

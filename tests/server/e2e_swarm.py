@@ -155,9 +155,14 @@ class Swarm:
             ses.remove_torrent(handle)
 
 
-def outcome_count(port: int, outcome: str) -> int:
-    """``privtrak_outcomes_total{outcome=...}`` from the server's /metrics."""
+def metric(port: int, sample: str) -> int:
+    """The value of one sample (name with labels) from the server's /metrics; 0 if absent."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    found = re.search(rf'^privtrak_outcomes_total{{outcome="{outcome}"}} (\S+)$', text, re.M)
+    found = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.M)
     return int(float(found.group(1))) if found else 0
+
+
+def outcome_count(port: int, outcome: str) -> int:
+    """``privtrak_outcomes_total{outcome=...}`` from the server's /metrics."""
+    return metric(port, f'privtrak_outcomes_total{{outcome="{outcome}"}}')

@@ -15,7 +15,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from e2e_swarm import ServerProcess, Swarm, free_port, make_torrent, outcome_count, write_config
+from e2e_swarm import (
+    ServerProcess,
+    Swarm,
+    free_port,
+    make_torrent,
+    metric,
+    outcome_count,
+    write_config,
+)
 
 from privtrak.server import read_user_totals
 
@@ -69,9 +77,10 @@ def test_restart_mid_transfer_loses_nothing(tmp_path: Path) -> None:
         # announce every two seconds crediting progress.
         swarm = Swarm(ti, port, seed_dir, leech_dir, (SEEDER, LEECHER),
                       upload_limit=1024 * 1024)
-        swarm.wait(lambda: outcome_count(port, "credited") >= 2
-                   and 0 < swarm.handles[1].status().total_done < SIZE, 30,
-                   "credited progress before the restart")
+        credited_down = 'privtrak_ledger_bytes_total{direction="down",term="credited"}'
+        swarm.wait(lambda: metric(port, credited_down) > 0
+                   and swarm.handles[1].status().total_done < SIZE, 30,
+                   "credited download before the restart")
         assert server.stop() == 0
         assert (tmp_path / "state.json").exists()
         before = read_user_totals(tmp_path / "totals.db")
