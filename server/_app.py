@@ -88,6 +88,7 @@ class TrackerServer:
         self._runner: web.AppRunner | None = None
         self._delivery_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._shut_down = False
         self._next_peer_expiry = 0
         self._compact_cache: dict[tuple[str, int], tuple[bool, bytes]] = {}
         self._latency = {}
@@ -147,7 +148,13 @@ class TrackerServer:
                  self.config.core.preset, self.config.database)
 
     async def shutdown(self) -> None:
-        """Graceful stop: requests, then deliveries, then the state file."""
+        """Graceful stop: requests, then deliveries, then the state file.
+
+        A second call (also one made while the first is running) does nothing.
+        """
+        if self._shut_down:
+            return
+        self._shut_down = True
         if self._runner is not None:
             await self._runner.cleanup()  # stop accepting, finish in-flight requests
             self._runner = None

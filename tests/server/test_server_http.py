@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sqlite3
 import ssl
 import subprocess
@@ -305,3 +306,54 @@ def test_tls_serves_announces_over_https(tmp_path: Path) -> None:
                 with pytest.raises(aiohttp.ClientError):
                     await get(tls, url.replace("https://", "http://"))
     run(scenario())
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_ipv6_peers_are_listed_in_peers6(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running(tmp_path, http={"addr": "[::1]:0"}) as (srv, s):
+            base = announce_url(srv).replace("127.0.0.1", "[::1]")
+            await get(s, base.replace("p" * 20, "1" * 20).replace("port=6881", "port=7001"))
+            _, body = await get(s, base)
+            assert body[b"peers6"] == bytes(15) + b"\x01" + (7001).to_bytes(2, "big")
+            assert body[b"peers"] == b""
+    run(scenario())
+
+
+def test_shutdown_lets_an_in_flight_announce_finish(tmp_path: Path) -> None:
+    gate = threading.Event()
+
+    async def scenario() -> None:
+        async with running(tmp_path, preset="seed", batch_size=1) as (srv, s):
+            real_apply = srv.sink.apply
+
+            def slow(epoch: str, batch: Any) -> bool:
+                gate.wait(10)
+                return real_apply(epoch, batch)
+
+            await get(s, announce_url(srv, up=0))
+            srv.sink.apply = slow  # type: ignore[method-assign]
+            # Seed preset: this announce waits for its batch's delivery.
+            in_flight = asyncio.create_task(get(s, announce_url(srv, up=42)))
+            await asyncio.sleep(0.3)
+            assert not in_flight.done()
+            shutdown = asyncio.create_task(srv.shutdown())
+            await asyncio.sleep(0.3)
+            gate.set()
+            status, body = await in_flight
+            assert status == 200 and b"failure reason" not in body
+            await shutdown
+        assert read_user_totals(tmp_path / "totals.db") == {USER_A: (42, 0)}
+    try:
+        run(scenario())
+    finally:
+        gate.set()
