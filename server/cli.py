@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 
+from privtrak._usage import EXIT_USAGE
 from privtrak.reference import PrivtrakError
 
 from ._config import ServerConfigError, load_server_config, parse_addr
@@ -29,21 +30,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until a signal; returns the exit status (2 on a bad configuration)."""
+    """Serve until SIGTERM or SIGINT, then shut down gracefully.
+
+    Exit status (the project's conventions): 0 after a graceful shutdown; 2
+    when the server could not run (an invalid configuration file, a state
+    file that cannot be restored, an address that cannot be bound); 3 for an
+    impossible command line (``--addr`` not ``host:port``).
+    """
     from ._app import TrackerServer  # noqa: PLC0415 (aiohttp only when serving)
 
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        addr = None if args.addr is None else parse_addr("--addr", args.addr)
+    except ServerConfigError as exc:
+        print(f"privtrak serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         config = load_server_config(args.config)
-        if args.addr is not None:
-            host, port = parse_addr("--addr", args.addr)
-            config = dataclasses.replace(config, host=host, port=port)
-        if args.database is not None:
-            config = dataclasses.replace(config, database=args.database)
     except ServerConfigError as exc:
         print(f"privtrak serve: {exc}", file=sys.stderr)
         return 2
+    if addr is not None:
+        config = dataclasses.replace(config, host=addr[0], port=addr[1])
+    if args.database is not None:
+        config = dataclasses.replace(config, database=args.database)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -65,5 +76,5 @@ def run(args: argparse.Namespace) -> int:
             runner.run(main())
     except (PrivtrakError, OSError) as exc:
         print(f"privtrak serve: {exc}", file=sys.stderr)
-        return 1
+        return 2
     return 0

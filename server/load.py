@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote_from_bytes, urlsplit
 
+from privtrak._usage import EXIT_INTERRUPTED, EXIT_USAGE
+
 KINDS = ("ok", "busy", "refused", "http_error", "timeout", "connection_error")
 
 
@@ -248,15 +250,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the JSON report; 0 if every announce got an ``ok`` reply, 1 otherwise."""
+    """Print the JSON report. Exit status: 0 if every announce got an ``ok``
+    reply, 1 otherwise; 3 for an impossible command line (a bad value, a
+    remote target without ``--allow-remote``); 130 on Ctrl-C."""
     spec = LoadSpec(args.url, args.rate, args.duration, args.users, args.torrents,
                     args.connections, args.processes, args.timeout, args.seed,
                     args.allow_remote)
     try:
-        report = run_load(spec)
+        spec.check()
     except ValueError as exc:
         print(f"privtrak load: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    try:
+        report = run_load(spec)
+    except KeyboardInterrupt:
+        print("privtrak load: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0 if report["responses"]["ok"] == report["planned"] else 1
