@@ -38,6 +38,8 @@ from urllib.parse import quote_from_bytes, urlsplit
 
 from privtrak._usage import EXIT_INTERRUPTED, EXIT_USAGE
 
+MAX_ANNOUNCES = 10_000_000
+"""Most announces one run sends (it keeps every latency in memory)."""
 KINDS = ("ok", "busy", "refused", "http_error", "timeout", "connection_error")
 
 
@@ -72,6 +74,10 @@ class LoadSpec:
         for name in ("rate", "duration", "timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}={getattr(self, name)!r}: must be positive")
+        if self.rate * self.duration > MAX_ANNOUNCES:
+            raise ValueError(f"rate={self.rate!r}: rate x duration = "
+                             f"{self.rate * self.duration:.0f} announces, more than one run "
+                             f"sends ({MAX_ANNOUNCES}); split the run")
         for name in ("users", "torrents", "connections", "processes"):
             if type(getattr(self, name)) is not int or getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r}: must be a positive integer")

@@ -17,6 +17,7 @@ from privtrak.server.load import LoadSpec, info_hash, passkey, run_load
     (LoadSpec("ftp://127.0.0.1", 10, 1), "url"),
     (LoadSpec("http://127.0.0.1:1", 0, 1), "rate"),
     (LoadSpec("http://127.0.0.1:1", 10, 1, users=0), "users"),
+    (LoadSpec("http://127.0.0.1:1", 1e6, 11), "rate"),
 ])
 def test_bad_specs_are_refused_naming_the_field(spec: LoadSpec, field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field}="):
