@@ -216,6 +216,9 @@ def main() -> int:
     parser.add_argument("--sample", type=float, default=1.0)
     parser.add_argument("--out", type=Path, default=Path("reports/server-vs-sim"))
     args = parser.parse_args()
+    if args.duration < 10:
+        parser.error(f"--duration {args.duration:g}: at least 10 s, so that the second half "
+                     "of the run holds enough one-second samples for a slope")
     work = Path(tempfile.mkdtemp(prefix="privtrak-vs-"))
     load_before = os.getloadavg()
     try:
