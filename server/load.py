@@ -17,8 +17,10 @@ allowed unless ``allow_remote`` is set.
 
 The report counts responses by kind: ``ok`` (a bencoded reply without
 ``failure reason``), ``busy`` (``tracker busy``), ``refused`` (another
-failure reason), ``http_error`` (a status other than 200), ``timeout`` and
-``connection_error``.
+failure reason), ``http_error`` (a status other than 200), ``timeout`` (no
+response within ``timeout``), ``connection_error`` and ``not_sent`` (still
+waiting in the client when the run's time was up: the client, not the
+server, could not keep the rate).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from privtrak._usage import EXIT_INTERRUPTED, EXIT_USAGE
 
 MAX_ANNOUNCES = 10_000_000
 """Most announces one run sends (it keeps every latency in memory)."""
-KINDS = ("ok", "busy", "refused", "http_error", "timeout", "connection_error")
+KINDS = ("ok", "busy", "refused", "http_error", "timeout", "connection_error", "not_sent")
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
             if delay > 0:
                 await asyncio.sleep(delay)
             if time.perf_counter() > hard_stop:
+                kinds["not_sent"] += len(mine) - mine.index(k)
                 break
             queue.put_nowait((due, target(k)))
         for _ in range(spec.connections):
@@ -149,7 +152,7 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
                 return
             sent = time.perf_counter()
             if sent > hard_stop:
-                kinds["timeout"] += 1
+                kinds["not_sent"] += 1
                 continue
             try:
                 async with session.get(URL(url, encoded=True)) as resp:

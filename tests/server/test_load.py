@@ -46,7 +46,7 @@ def test_a_short_run_is_answered_and_accounted(tmp_path: Path) -> None:
     report, announces = asyncio.run(scenario())
     assert report["planned"] == 100
     assert report["responses"] == {"ok": 100, "busy": 0, "refused": 0, "http_error": 0,
-                                   "timeout": 0, "connection_error": 0}
+                                   "timeout": 0, "connection_error": 0, "not_sent": 0}
     assert announces == 100
     latency = report["latency_from_due"]
     assert isinstance(latency, dict) and 0 < latency["p50_ms"] <= latency["p99_ms"]
