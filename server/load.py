@@ -11,8 +11,9 @@ Virtual clients: ``users`` passkeys (derived from ``seed``) times
 ``torrents`` infohashes, one peer per pair; a pair's first announce is
 ``started`` with zero counters, each later one adds 16 KiB to 1 MiB
 (seeded) to ``uploaded`` and ``downloaded``. The run stops by itself after
-``duration`` seconds plus at most ``timeout`` for the last responses, and
-after at most ``rate * duration`` announces. Only loopback targets are
+``duration`` seconds plus at most twice ``timeout`` for the last responses,
+and after at most ``rate * duration`` announces; every planned announce is
+counted in exactly one kind of the report. Only loopback targets are
 allowed unless ``allow_remote`` is set.
 
 The report counts responses by kind: ``ok`` (a bencoded reply without
@@ -114,6 +115,7 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
     service: list[float] = []
     kinds = dict.fromkeys(KINDS, 0)
     queue: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
+    in_flight = [0]
     start = time.perf_counter() + 0.2
     started_at = time.time() + 0.2
     hard_stop = start + spec.duration + spec.timeout
@@ -136,8 +138,8 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
         for k in mine:
             due = start + k / spec.rate
             delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            # Behind schedule, still yield: the workers must run meanwhile.
+            await asyncio.sleep(max(delay, 0.0))
             if time.perf_counter() > hard_stop:
                 kinds["not_sent"] += len(mine) - mine.index(k)
                 break
@@ -154,6 +156,7 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
             if sent > hard_stop:
                 kinds["not_sent"] += 1
                 continue
+            in_flight[0] += 1
             try:
                 async with session.get(URL(url, encoded=True)) as resp:
                     body = await resp.read()
@@ -164,6 +167,8 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
             except aiohttp.ClientError:
                 kinds["connection_error"] += 1
                 continue
+            finally:
+                in_flight[0] -= 1
             done = time.perf_counter()
             latencies.append(done - due)
             service.append(done - sent)
@@ -183,9 +188,17 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
                                      auto_decompress=False) as session:
         tasks = [asyncio.create_task(worker(session)) for _ in range(spec.connections)]
         await producer()
-        await asyncio.wait(tasks, timeout=max(0.0, hard_stop - time.perf_counter()) + 1)
+        # A request sent by hard_stop ends within the per-request timeout.
+        await asyncio.wait(tasks, timeout=max(0.0, hard_stop - time.perf_counter())
+                           + spec.timeout + 1)
         for t in tasks:
             t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # Whatever is left was never sent, or was cut off without an answer.
+        while not queue.empty():
+            if queue.get_nowait()[1]:
+                kinds["not_sent"] += 1
+        kinds["timeout"] += in_flight[0]
     elapsed = time.perf_counter() - start
     return {"latencies": latencies, "service": service, "kinds": kinds,
             "planned": len(mine), "elapsed": elapsed, "started_at": started_at}

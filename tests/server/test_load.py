@@ -50,3 +50,22 @@ def test_a_short_run_is_answered_and_accounted(tmp_path: Path) -> None:
     assert announces == 100
     latency = report["latency_from_due"]
     assert isinstance(latency, dict) and 0 < latency["p50_ms"] <= latency["p99_ms"]
+
+
+def test_every_planned_announce_is_counted_once_when_nobody_answers(tmp_path: Path) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)  # read the request, never answer
+
+    async def scenario() -> dict[str, object]:
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            spec = LoadSpec(f"http://127.0.0.1:{port}", rate=200, duration=0.5,
+                            connections=4, timeout=0.5)
+            return await asyncio.to_thread(run_load, spec)
+
+    report = asyncio.run(scenario())
+    responses = report["responses"]
+    assert isinstance(responses, dict)
+    assert sum(responses.values()) == report["planned"] == 100
+    assert responses["ok"] == 0 and responses["timeout"] >= 4
