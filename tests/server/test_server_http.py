@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import socket
 import sqlite3
 import ssl
@@ -287,6 +288,8 @@ def test_default_configuration() -> None:
     assert config.core.preset == "recommended" and config.passkeys is None
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None,
+                    reason="the openssl command makes the test certificate")
 def test_tls_serves_announces_over_https(tmp_path: Path) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
