@@ -158,7 +158,7 @@ class EntryLayout:
 
     def count(self, user: UserEntries) -> int:
         """How many baselines the user holds."""
-        return sum(1 if type(slot) is int else len(slot) for slot in user.values())
+        return sum(1 if isinstance(slot, int) else len(slot) for slot in user.values())
 
 
 TORRENT_KEYED = EntryLayout(by_peer=False)
@@ -196,7 +196,7 @@ class InfoHashTable:
         doubled since the last compaction (or ``force``); returns whether it ran."""
         if len(self._objects) <= self._bound and not force:
             return False
-        live = {ih: ih for entries in users for ih in entries}
+        live: dict[bytes, InfoHash] = {ih: ih for entries in users for ih in entries}
         # The same dict object stays, so a bound ``intern`` remains valid.
         self._objects.clear()
         self._objects.update(live)

@@ -333,6 +333,7 @@ class Tracker:
             elif slot is None:
                 entry = None
             else:
+                assert isinstance(slot, dict)  # several peers: see ._entries
                 entry = slot.get(request.peer_id)
         expired = False
         if entry is not None and self._expire_stale and entry < self._expire_below:
@@ -429,7 +430,7 @@ class Tracker:
             if type(slot) is int:
                 ustate[info_hash] = packed  # an existing key: the interned object stays
             else:
-                assert slot is not None
+                assert isinstance(slot, dict)
                 slot[request.peer_id] = packed
         self._outcome_counts[index] += 1
         if cause is not None:
