@@ -16,11 +16,12 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from ._process import AdapterError, AdapterProcess, ProtocolError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 PROTOCOL_VERSION = 1
 
@@ -57,6 +58,8 @@ def protocol_schema() -> dict[str, Any]:
 
 @cache
 def _validator(definition: str) -> jsonschema.Draft202012Validator:
+    import jsonschema  # noqa: PLC0415 (not needed by the adapter side of the package)
+
     schema = protocol_schema()
     sub = {"$schema": schema["$schema"], "$defs": schema["$defs"],
            "$ref": f"#/$defs/{definition}"}
@@ -99,7 +102,7 @@ class AdapterClient:
                                f"this runner speaks {PROTOCOL_VERSION}")
                 raise ProtocolError(f"bad hello reply {_show(reply)}: {problem}",
                                     process.stderr_tail())
-        except AdapterError:
+        except BaseException:  # no valid hello, or Ctrl-C: never leave the process behind
             process.kill()
             raise
         info = AdapterInfo(reply["implementation"], reply["version"],

@@ -14,7 +14,9 @@ measure what it costs.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 
 
 class BaselineKey(enum.StrEnum):
@@ -50,6 +52,13 @@ class StaleOnAnnounce(enum.StrEnum):
 
     REVIVE = "revive"
     EXPIRE = "expire"
+
+
+class BatchScope(enum.StrEnum):
+    """R6.8: which records one batch may hold."""
+
+    SHARD = "shard"
+    GLOBAL = "global"
 
 
 class FlushPath(enum.StrEnum):
@@ -102,9 +111,10 @@ class Policy:
     """R7.1: each announce also purges the announcing user's other stale entries."""
     purge_records: bool
     """R7.4: emit a purge record when a stale entry is dropped."""
+    batch_scope: BatchScope
     flush_path: FlushPath
     flush_on_gc: bool
-    """R6.2: garbage collection also seals every non-empty shard buffer."""
+    """R6.2: garbage collection also seals every non-empty buffer."""
     failed_batch: FailedBatch
     handler_failure: HandlerFailure
     stop_undelivered: StopUndelivered
@@ -120,6 +130,7 @@ SEED = Policy(
     stale_on_announce=StaleOnAnnounce.REVIVE,
     purge_on_announce=True,
     purge_records=False,
+    batch_scope=BatchScope.SHARD,
     flush_path=FlushPath.ANNOUNCE,
     flush_on_gc=False,
     failed_batch=FailedBatch.MERGE,
@@ -138,6 +149,7 @@ RECOMMENDED = Policy(
     stale_on_announce=StaleOnAnnounce.EXPIRE,
     purge_on_announce=False,
     purge_records=True,
+    batch_scope=BatchScope.GLOBAL,
     flush_path=FlushPath.BACKGROUND,
     flush_on_gc=True,
     failed_batch=FailedBatch.RETAIN,
@@ -147,6 +159,7 @@ RECOMMENDED = Policy(
 )
 """What a correct private tracker does; the default."""
 
-PRESETS: dict[str, Policy] = {"seed": SEED, "recommended": RECOMMENDED}
+PRESETS: Mapping[str, Policy] = MappingProxyType({"seed": SEED, "recommended": RECOMMENDED})
+"""Preset name -> its policy; read-only (a preset is part of the specification)."""
 
 POLICY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Policy))
