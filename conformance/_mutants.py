@@ -41,7 +41,7 @@ from privtrak.reference import (
     restore,
     shard_of,
 )
-from privtrak.reference._entries import COMPLETED_BIT, UserEntries
+from privtrak.reference._entries import COMPLETED_BIT, UserEntries, pack
 from privtrak.reference._results import CloseReport
 
 from ._adapter import ALL_FEATURES, AdapterInfo, serve
@@ -151,11 +151,11 @@ class StoppedNotRemoving(Tracker):
             peer = request.peer_id if layout.by_peer else None
             ustate = self._users.get(user)
             if ustate is None:
-                ustate = UserEntries(shard_of(user, self._config.shard_count), now)
+                ustate = UserEntries(shard_of(user, self._config.shard_count), now, peer)
                 self._users[user] = ustate
             if layout.get(ustate, request.info_hash, peer) is None:
-                layout.put(ustate, self._intern(request.info_hash), peer, layout.pack(
-                    request.uploaded, request.downloaded, now, False, peer))
+                layout.put(ustate, self._intern(request.info_hash), peer, pack(
+                    request.uploaded, request.downloaded, now, False))
                 self._entry_count += 1
         return result
 

@@ -1,27 +1,36 @@
 """How the tracker stores its baselines: the memory layout of the core.
 
 A tracker holds ``users: dict[UserId, UserEntries]``. A :class:`UserEntries`
-is the user's own dict, keyed by infohash, that also carries the user's
-shard and a lower bound of its entries' ``last_seen`` in two slots. A
-stored baseline is one int, packed by :class:`EntryLayout`::
+is the user's own dict, keyed by infohash, that also carries in three slots
+the user's shard, a lower bound of its entries' ``last_seen`` and, under
+``user_torrent_peer`` keying, its *home peer*: the peer id of the announce
+that created it (a client uses one peer id for all its torrents, so most of
+a user's entries share it). A stored baseline is one int::
 
-    user_torrent keying        up | down << 64 | completed << 128 | last_seen << 129
-    user_torrent_peer keying   up | down << 64 | completed << 128 | peer << 129
-                               | last_seen << 289
+    plain    up | down << 64 | completed << 128 | last_seen << 130
+    folded   up | down << 64 | completed << 128 | 1 << 129 | peer << 130
+             | last_seen << 290
 
-where ``peer`` is the peer id read as a big-endian 160-bit number. Under
-``user_torrent_peer`` keying a user's slot for one infohash is that int
-while the user has one peer on the torrent (the common case), and a
-``dict[PeerId, int]`` of such ints, in insertion order, while it has
-several; the dict collapses back to the int when one peer is left.
+``peer`` is a peer id read as a big-endian 160-bit number. What a user's
+dict holds for one infohash (a *slot*) is:
 
-Every key is the tracker's interned infohash object (:class:`InfoHashTable`),
-one ``bytes`` per torrent shared by all its entries, so an entry costs its
-int and its dict slot only: folding the peer id into the int costs 20 bytes
-where a 40-byte infohash+peer id key cost 73.
+* without peer keying: a plain int;
+* with peer keying and one peer on the torrent: a plain int if that peer is
+  the home peer, else a folded int (the peer id travels in the int);
+* with several peers on the torrent: a ``dict[PeerId, int]`` of plain ints
+  in insertion order, which goes back to a single int when one peer is left.
 
-Iteration order (the order snapshots list entries in) is the user's dict
-order, and within a multi-peer slot the peer dict's order.
+Every key of a user's dict is the tracker's interned infohash object
+(:class:`InfoHashTable`): one ``bytes`` per torrent shared by all its
+entries. So the common entry costs a plain int and its dict slot; a
+40-byte infohash+peer id key used to cost 73 bytes more. Matching the home
+peer is a bytes comparison, cheaper on every announce than reading the
+request's peer id as a number.
+
+:class:`EntryLayout` hides the two int forms: everything it hands out or
+takes in is a plain int. Iteration order (the order snapshots list entries
+in) is the user's dict order, and within a multi-peer slot the peer dict's
+order.
 """
 
 from __future__ import annotations
@@ -33,70 +42,86 @@ from ._types import PEER_ID_LEN, InfoHash, PeerId
 U64_MASK = (1 << 64) - 1
 DOWN_SHIFT = 64
 COMPLETED_BIT = 1 << 128
-PEER_SHIFT = 129
-PEER_FIELD = ((1 << 8 * PEER_ID_LEN) - 1) << PEER_SHIFT
-"""The bits of a packed baseline that hold the peer id (peer keying only)."""
-SEEN_SHIFT_TORRENT = 129
-SEEN_SHIFT_PEER = PEER_SHIFT + 8 * PEER_ID_LEN
+FOLDED_BIT = 1 << 129
+"""Set in a folded int: one whose peer is not the user's home peer."""
+SEEN_SHIFT = 130
+PEER_SHIFT = 130
+PEER_BITS = 8 * PEER_ID_LEN
+FOLDED_SEEN_SHIFT = PEER_SHIFT + PEER_BITS
+_LOW_MASK = (1 << 129) - 1  # up, down and completed
+_PEER_MASK = (1 << PEER_BITS) - 1
 
 Slot = int | dict[PeerId, int]
 """What a user's dict holds for one infohash (see the module docstring)."""
 
 
 class UserEntries(dict[InfoHash, Slot]):
-    """One user's baselines keyed by interned infohash, plus its shard and
-    ``oldest``: a lower bound of ``min(last_seen)`` over its entries. While
-    ``oldest`` is not below the purge cutoff, no entry can be stale and the
-    scan is skipped. (Two slots on the dict itself cost 16 bytes; a separate
-    holder object cost 56.)"""
+    """One user's baselines keyed by interned infohash, plus its shard,
+    ``oldest`` (a lower bound of ``min(last_seen)`` over its entries: while
+    it is not below the purge cutoff no entry can be stale and the scan is
+    skipped) and its home peer (``None`` without peer keying). Slots on the
+    dict itself cost 8 bytes each; a separate holder object cost 56."""
 
-    __slots__ = ("oldest", "shard")
+    __slots__ = ("oldest", "peer", "shard")
 
-    def __init__(self, shard: int, oldest: int) -> None:
+    def __init__(self, shard: int, oldest: int, peer: PeerId | None = None) -> None:
         # dict.__new__ made the empty dict; dict.__init__ has nothing to add.
         self.shard = shard
         self.oldest = oldest
+        self.peer = peer
+
+
+def pack(up: int, down: int, last_seen: int, completed: bool) -> int:
+    """One plain baseline (counters within 0..2**64-1, ``last_seen >= 0``)."""
+    return (last_seen << SEEN_SHIFT) | (COMPLETED_BIT if completed else 0) | (
+        down << DOWN_SHIFT) | up
+
+
+def unpack(packed: int) -> tuple[int, int, int, bool]:
+    """``(up, down, last_seen, completed)`` of a plain baseline."""
+    return (packed & U64_MASK, (packed >> DOWN_SHIFT) & U64_MASK, packed >> SEEN_SHIFT,
+            bool(packed & COMPLETED_BIT))
+
+
+def fold(packed: int, peer: bytes) -> int:
+    """The folded form of a plain baseline of ``peer``."""
+    return ((packed & _LOW_MASK) | FOLDED_BIT | (int.from_bytes(peer, "big") << PEER_SHIFT)
+            | ((packed >> SEEN_SHIFT) << FOLDED_SEEN_SHIFT))
+
+
+def unfold(folded: int) -> int:
+    """The plain form of a folded baseline."""
+    return (folded & _LOW_MASK) | ((folded >> FOLDED_SEEN_SHIFT) << SEEN_SHIFT)
+
+
+def folded_peer(folded: int) -> PeerId:
+    """The peer id carried by a folded baseline."""
+    return PeerId(((folded >> PEER_SHIFT) & _PEER_MASK).to_bytes(PEER_ID_LEN, "big"))
 
 
 class EntryLayout:
-    """Packing and access for one keying; see the module docstring.
+    """Access to a user's baselines for one keying; see the module docstring.
 
-    The tracker's announce path inlines :meth:`get` and :meth:`put` with the
-    same constants; everything else goes through these methods.
+    Every int it returns or takes is a plain baseline. The tracker's
+    announce path inlines the common cases (a plain int slot) with the same
+    constants; everything else goes through these methods.
     """
 
-    __slots__ = ("by_peer", "keep_mask", "seen_shift")
+    __slots__ = ("by_peer",)
 
     def __init__(self, by_peer: bool) -> None:
         self.by_peer = by_peer
-        self.seen_shift = SEEN_SHIFT_PEER if by_peer else SEEN_SHIFT_TORRENT
-        # What an update carries over from the stored int besides the new
-        # counters and time: the completed bit, and the peer id if folded in.
-        self.keep_mask = COMPLETED_BIT | (PEER_FIELD if by_peer else 0)
 
-    def peer_bits(self, peer: bytes | None) -> int:
-        """The peer id as it sits in a packed baseline (0 without peer keying)."""
-        return int.from_bytes(peer, "big") << PEER_SHIFT if self.by_peer and peer else 0
+    def _store_single(self, user: UserEntries, info_hash: InfoHash, peer: PeerId | None,
+                      packed: int) -> None:
+        """Make ``packed`` (of ``peer``) the only baseline of the slot."""
+        home = not self.by_peer or peer == user.peer
+        user[info_hash] = packed if home else fold(packed, peer or b"")
 
-    def pack(self, up: int, down: int, last_seen: int, completed: bool,
-             peer: bytes | None = None) -> int:
-        """One baseline (counters within 0..2**64-1, ``last_seen >= 0``)."""
-        return ((last_seen << self.seen_shift) | self.peer_bits(peer)
-                | (COMPLETED_BIT if completed else 0) | (down << DOWN_SHIFT) | up)
-
-    def unpack(self, packed: int) -> tuple[int, int, int, bool]:
-        """``(up, down, last_seen, completed)`` of a packed baseline."""
-        return (packed & U64_MASK, (packed >> DOWN_SHIFT) & U64_MASK,
-                packed >> self.seen_shift, bool(packed & COMPLETED_BIT))
-
-    def last_seen(self, packed: int) -> int:
-        """The ``last_seen`` of a packed baseline."""
-        return packed >> self.seen_shift
-
-    @staticmethod
-    def peer_of(packed: int) -> PeerId:
-        """The peer id folded into a packed baseline (peer keying only)."""
-        return PeerId(((packed & PEER_FIELD) >> PEER_SHIFT).to_bytes(PEER_ID_LEN, "big"))
+    def _single_peer(self, user: UserEntries, slot: int) -> PeerId | None:
+        if not self.by_peer:
+            return None
+        return folded_peer(slot) if slot & FOLDED_BIT else user.peer
 
     def get(self, user: UserEntries, info_hash: bytes, peer: bytes | None) -> int | None:
         """The stored baseline for ``(info_hash, peer)``, or ``None``."""
@@ -105,58 +130,59 @@ class EntryLayout:
             return slot  # type: ignore[return-value]  # an int without peer keying
         if peer is None or len(peer) != PEER_ID_LEN:
             return None
-        if type(slot) is int:
-            return slot if slot & PEER_FIELD == self.peer_bits(peer) else None
-        return slot.get(PeerId(peer or b""))  # type: ignore[union-attr]
+        if isinstance(slot, int):
+            if self._single_peer(user, slot) != peer:
+                return None
+            return unfold(slot) if slot & FOLDED_BIT else slot
+        return slot.get(PeerId(peer))
 
-    def put(self, user: UserEntries, info_hash: InfoHash, peer: bytes | None,
+    def put(self, user: UserEntries, info_hash: InfoHash, peer: PeerId | None,
             packed: int) -> bool:
-        """Store ``packed`` (which carries ``peer`` under peer keying); returns
-        whether the entry is new. ``info_hash`` must be the interned object
-        when the user has no slot for it yet."""
+        """Store ``packed`` as the baseline of ``(info_hash, peer)``; returns
+        whether the entry is new. ``info_hash`` must be the interned object."""
         slot = user.get(info_hash)
         if slot is None:
-            user[info_hash] = packed
+            self._store_single(user, info_hash, peer, packed)
             return True
-        if not self.by_peer:
-            user[info_hash] = packed
-            return False
-        if type(slot) is int:
-            if slot & PEER_FIELD == packed & PEER_FIELD:
-                user[info_hash] = packed
+        if isinstance(slot, int):
+            other = self._single_peer(user, slot)
+            if other == peer:
+                self._store_single(user, info_hash, peer, packed)
                 return False
-            user[info_hash] = {self.peer_of(slot): slot, self.peer_of(packed): packed}
+            assert other is not None and peer is not None
+            user[info_hash] = {other: unfold(slot) if slot & FOLDED_BIT else slot,
+                               peer: packed}
             return True
-        assert isinstance(slot, dict)
-        new = self.peer_of(packed) not in slot
-        slot[self.peer_of(packed)] = packed
+        assert peer is not None
+        new = peer not in slot
+        slot[peer] = packed
         return new
 
     def remove(self, user: UserEntries, info_hash: bytes, peer: bytes | None) -> None:
         """Delete the stored baseline for ``(info_hash, peer)``, which must exist."""
         key = InfoHash(info_hash)
         slot = user[key]
-        if type(slot) is int:
+        if isinstance(slot, int):
             del user[key]
             return
-        assert isinstance(slot, dict)
         del slot[PeerId(peer or b"")]
         if len(slot) == 1:
-            user[key] = next(iter(slot.values()))
+            [(last_peer, packed)] = slot.items()
+            self._store_single(user, key, last_peer, packed)
 
     def items(self, user: UserEntries) -> Iterator[tuple[InfoHash, PeerId | None, int]]:
-        """Every ``(info_hash, peer_id, packed)`` of the user, in storage order;
-        ``peer_id`` is ``None`` without peer keying."""
-        by_peer = self.by_peer
+        """Every ``(info_hash, peer_id, plain baseline)`` of the user, in
+        storage order; ``peer_id`` is ``None`` without peer keying."""
         for info_hash, slot in user.items():
-            if type(slot) is int:
-                yield info_hash, (self.peer_of(slot) if by_peer else None), slot
+            if isinstance(slot, int):
+                plain = unfold(slot) if slot & FOLDED_BIT else slot
+                yield info_hash, self._single_peer(user, slot), plain
             else:
-                assert isinstance(slot, dict)
                 for peer, packed in slot.items():
                     yield info_hash, peer, packed
 
-    def count(self, user: UserEntries) -> int:
+    @staticmethod
+    def count(user: UserEntries) -> int:
         """How many baselines the user holds."""
         return sum(1 if isinstance(slot, int) else len(slot) for slot in user.values())
 

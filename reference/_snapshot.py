@@ -33,7 +33,7 @@ from typing import Any
 
 from ._batching import Pending
 from ._codec import JsonObject, Reader, config_to_mapping, encode_batch, encode_record
-from ._entries import EntryLayout, UserEntries
+from ._entries import UserEntries, pack, unpack
 from ._identify import UserIdentifier
 from ._results import TrackerState
 from ._tracker import _LEDGER_FIELDS, ATTRIBUTED_CAUSES, Tracker
@@ -64,7 +64,7 @@ def take_snapshot(tracker: Tracker) -> JsonObject:
         "sealed_count": b.sealed_count,
         "users": [
             {"user": uid.hex(), "shard": u.shard,
-             "entries": [_encode_entry(t._layout, info_hash, peer, packed)
+             "entries": [_encode_entry(info_hash, peer, packed)
                          for info_hash, peer, packed in t._layout.items(u)]}
             for uid, u in t._users.items()
         ],
@@ -81,9 +81,8 @@ def take_snapshot(tracker: Tracker) -> JsonObject:
     }
 
 
-def _encode_entry(layout: EntryLayout, info_hash: InfoHash, peer: PeerId | None,
-                  packed: int) -> JsonObject:
-    up, down, last_seen, completed = layout.unpack(packed)
+def _encode_entry(info_hash: InfoHash, peer: PeerId | None, packed: int) -> JsonObject:
+    up, down, last_seen, completed = unpack(packed)
     key = info_hash + peer if peer is not None else info_hash
     return {"key": key.hex(), "up": str(up), "down": str(down), "last_seen": last_seen,
             "completed": completed}
@@ -146,11 +145,12 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
                 raise rd.fail(f"{ep}.last_seen", f"must be within 0..now ({now})")
             info_hash = t._intern(InfoHash(key[:INFO_HASH_LEN]))
             peer = PeerId(key[INFO_HASH_LEN:]) if layout.by_peer else None
+            if user.peer is None:
+                user.peer = peer  # the home peer (see ._entries): the first one listed
             # A repeated key replaces the earlier one, as a dict assignment would.
-            layout.put(user, info_hash, peer, layout.pack(
-                up, down, last_seen, rd.bool_(rd.get(e_doc, "completed", ep), f"{ep}.completed"),
-                peer))
-        user.oldest = min((layout.last_seen(e) for _, _, e in layout.items(user)), default=now)
+            layout.put(user, info_hash, peer, pack(
+                up, down, last_seen, rd.bool_(rd.get(e_doc, "completed", ep), f"{ep}.completed")))
+        user.oldest = min((unpack(e)[2] for _, _, e in layout.items(user)), default=now)
         t._users[uid] = user
         t._entry_count += layout.count(user)
     for i, raw in enumerate(rd.lst(rd.get(root, "buffers", "$"), "$.buffers")):

@@ -53,13 +53,15 @@ from ._config import Config
 from ._entries import (
     COMPLETED_BIT,
     DOWN_SHIFT,
-    PEER_FIELD,
+    FOLDED_BIT,
     PEER_KEYED,
-    PEER_SHIFT,
+    SEEN_SHIFT,
     TORRENT_KEYED,
     U64_MASK,
     InfoHashTable,
+    Slot,
     UserEntries,
+    unpack,
 )
 from ._errors import UsageError
 from ._identify import IdentificationError, PasskeyIdentifier, UserIdentifier
@@ -117,7 +119,6 @@ _OPEN = TrackerState.OPEN
     Outcome.STOPPED_UNKNOWN, Outcome.EXPIRED)
 _C_BASELINE, _C_RESET, _C_PURGE_GAP = Cause.BASELINE, Cause.RESET, Cause.PURGE_GAP
 _new_tuple = tuple.__new__
-_int_from_bytes = int.from_bytes  # bound once: the attribute lookup costs per announce
 
 
 def wrap_int64(value: int) -> int:
@@ -159,8 +160,6 @@ class Tracker:
         cfg, pol = self._config, self._config.policy
         self._key_by_peer = pol.baseline_key is BaselineKey.USER_TORRENT_PEER
         self._layout = PEER_KEYED if self._key_by_peer else TORRENT_KEYED
-        self._seen_shift = self._layout.seen_shift
-        self._keep_mask = self._layout.keep_mask
         # ``now`` and the expiry cutoff shifted into place in a packed entry,
         # for the ``now`` they were computed for (see announce).
         self._bits_now = -1
@@ -209,7 +208,7 @@ class Tracker:
     def entries(self) -> list[EntryView]:
         """Every stored baseline, sorted by (user, infohash, peer id)."""
         items = self._layout.items
-        views = [EntryView(uid, info_hash, peer, *self._layout.unpack(packed))
+        views = [EntryView(uid, info_hash, peer, *unpack(packed))
                  for uid, u in self._users.items() for info_hash, peer, packed in items(u)]
         views.sort(key=lambda v: (v.user, v.info_hash, v.peer_id or b""))
         return views
@@ -228,7 +227,7 @@ class Tracker:
             peer_id = None
         found = self._layout.get(state, info_hash, peer_id)
         return None if found is None else EntryView(user, info_hash, peer_id,
-                                                    *self._layout.unpack(found))
+                                                    *unpack(found))
 
     def _export_counts(self) -> dict[str, int]:
         counts = dict(self._counts)
@@ -323,9 +322,9 @@ class Tracker:
             self._now = _check_time(now, self._now)
         if now != self._bits_now:
             self._bits_now = now
-            self._now_bits = now << self._seen_shift
+            self._now_bits = now << SEEN_SHIFT
             # entry >> shift < now - lifetime  <=>  entry < (now - lifetime) << shift
-            self._expire_below = (now - self._lifetime) << self._seen_shift
+            self._expire_below = (now - self._lifetime) << SEEN_SHIFT
         if self._state is not _OPEN:
             return self._reject(RejectCode.CLOSING, "the tracker is stopping")
         try:
@@ -341,20 +340,20 @@ class Tracker:
         event = request.event
         info_hash = request.info_hash
         ustate = self._users.get(user)
-        # EntryLayout.get, inlined (the storage layout is described in ._entries).
-        slot = ustate.get(info_hash) if ustate is not None else None
-        entry: int | None
-        if not self._key_by_peer:
-            peer_bits = 0
-            entry = slot  # type: ignore[assignment]  # always an int here
-        else:
-            peer_bits = _int_from_bytes(request.peer_id) << PEER_SHIFT
-            if type(slot) is int:
-                entry = slot if slot & PEER_FIELD == peer_bits else None
-            elif slot is None:
-                entry = None
-            else:
-                assert isinstance(slot, dict)  # several peers: see ._entries
+        # EntryLayout.get, inlined for a plain int slot (see ._entries).
+        slot: Slot | None = None
+        entry: int | None = None
+        if ustate is not None:
+            slot = ustate.get(info_hash)
+            if not self._key_by_peer:
+                entry = slot  # type: ignore[assignment]  # always a plain int here
+            elif type(slot) is int:
+                if slot & FOLDED_BIT:
+                    entry = self._layout.get(ustate, info_hash, request.peer_id)
+                elif request.peer_id == ustate.peer:
+                    entry = slot
+            elif slot is not None:
+                assert isinstance(slot, dict)  # several peers on the torrent
                 entry = slot.get(request.peer_id)
         expired = False
         if entry is not None and self._expire_stale and entry < self._expire_below:
@@ -419,7 +418,7 @@ class Tracker:
         # -- from here on the announce is accepted and state changes --
         if ustate is None:
             ustate = UserEntries(self._shard_numbers[shard_of(user, self._config.shard_count)],
-                                 now)
+                                 now, request.peer_id if self._key_by_peer else None)
             if outcome is not _O_STOPPED_UNKNOWN:
                 self._users[user] = ustate
         shard = ustate.shard
@@ -427,7 +426,7 @@ class Tracker:
             self._drop_entry(user, ustate, info_hash,
                              request.peer_id if self._key_by_peer else None, now)
             slot = ustate.get(info_hash)
-        # EntryLayout.remove and .put, inlined for the common cases.
+        # EntryLayout.remove and .put, inlined for a plain int slot.
         if outcome is _O_STOPPED_UNKNOWN:
             pass
         elif event is _STOPPED and outcome is not _O_BASELINE and (
@@ -438,21 +437,22 @@ class Tracker:
                 self._layout.remove(ustate, info_hash, request.peer_id)
             self._entry_count -= 1
         elif entry is None:
-            packed = (self._now_bits | peer_bits
-                      | (COMPLETED_BIT if event is _COMPLETED else 0) | (down << DOWN_SHIFT) | up)
-            if slot is None:
+            packed = (self._now_bits | (COMPLETED_BIT if event is _COMPLETED else 0)
+                      | (down << DOWN_SHIFT) | up)
+            if slot is None and (not self._key_by_peer or request.peer_id == ustate.peer):
                 ustate[self._intern(info_hash)] = packed
             else:
-                self._layout.put(ustate, info_hash, request.peer_id, packed)
+                self._layout.put(ustate, self._intern(info_hash),
+                                 request.peer_id if self._key_by_peer else None, packed)
             self._entry_count += 1
         else:
-            packed = (self._now_bits | (entry & self._keep_mask)
+            packed = (self._now_bits | (entry & COMPLETED_BIT)
                       | (COMPLETED_BIT if event is _COMPLETED else 0) | (down << DOWN_SHIFT) | up)
-            if type(slot) is int:
+            if slot is entry:  # a plain int slot (folded and dict entries are other objects)
                 ustate[info_hash] = packed  # an existing key: the interned object stays
             else:
-                assert isinstance(slot, dict)
-                slot[request.peer_id] = packed
+                self._layout.put(ustate, info_hash,
+                                 request.peer_id if self._key_by_peer else None, packed)
         self._outcome_counts[index] += 1
         if cause is not None:
             acc = self._attributed[cause]
@@ -528,7 +528,7 @@ class Tracker:
         by key (R7.3). Purges whose record would exceed ``max_pending`` are
         deferred to a later purge (R6.7).
         """
-        shift = self._seen_shift
+        shift = SEEN_SHIFT
         held = list(self._layout.items(ustate))
         # Sorted as the seed's keys (infohash, then peer id) sort.
         stale = sorted((info_hash, peer or b"", peer) for info_hash, peer, packed in held

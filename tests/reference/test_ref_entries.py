@@ -10,49 +10,63 @@ from ref_helpers import deliver_all, ih, make, pid, req, state_doc, uid
 
 from privtrak.reference import Event, InfoHash, Outcome, RecordKind, restore, snapshot
 from privtrak.reference._entries import (
+    FOLDED_BIT,
     PEER_KEYED,
     TORRENT_KEYED,
     InfoHashTable,
     UserEntries,
+    fold,
+    folded_peer,
+    pack,
+    unfold,
+    unpack,
 )
 
 MAX64 = (1 << 64) - 1
 
 
-@pytest.mark.parametrize("layout", [TORRENT_KEYED, PEER_KEYED])
 @pytest.mark.parametrize(("up", "down", "seen", "completed"), [
     (0, 0, 0, False), (MAX64, MAX64, 1_800_000_000, True), (1, MAX64, 1 << 70, False)])
-def test_pack_round_trips_every_field(layout: object, up: int, down: int, seen: int,
-                                      completed: bool) -> None:
-    assert isinstance(layout, type(PEER_KEYED))
-    peer = b"\xff" * 20 if layout.by_peer else None
-    packed = layout.pack(up, down, seen, completed, peer)
-    assert layout.unpack(packed) == (up, down, seen, completed)
-    assert layout.last_seen(packed) == seen
-    if peer is not None:
-        assert layout.peer_of(packed) == peer
-        # Counters at their maximum do not spill into the peer id, nor it into time.
-        assert layout.peer_of(layout.pack(MAX64, MAX64, seen, True, bytes(20))) == bytes(20)
+@pytest.mark.parametrize("peer", [bytes(20), b"\xff" * 20, pid(3)])
+def test_pack_and_fold_round_trip_every_field(up: int, down: int, seen: int, completed: bool,
+                                              peer: bytes) -> None:
+    plain = pack(up, down, seen, completed)
+    assert unpack(plain) == (up, down, seen, completed) and not plain & FOLDED_BIT
+    folded = fold(plain, peer)
+    assert folded & FOLDED_BIT and folded_peer(folded) == peer
+    assert unfold(folded) == plain
 
 
-def test_slot_grows_into_a_peer_dict_and_collapses_back() -> None:
+def test_home_peer_is_plain_other_peers_fold_and_several_share_a_dict() -> None:
+    user = UserEntries(shard=0, oldest=0, peer=pid(1))
+    home = pack(1, 2, 3, False)
+    other = pack(4, 5, 6, True)
+    assert PEER_KEYED.put(user, ih(1), pid(1), home) is True
+    assert user[ih(1)] == home  # the home peer's baseline is stored plain
+    assert PEER_KEYED.put(user, ih(2), pid(2), other) is True
+    assert user[ih(2)] == fold(other, pid(2))
+    assert PEER_KEYED.get(user, ih(2), pid(2)) == other
+    assert PEER_KEYED.get(user, ih(2), pid(1)) is None
+    assert PEER_KEYED.get(user, ih(1), pid(2)) is None
+    assert PEER_KEYED.get(user, ih(1), pid(1)[:5]) is None  # not a peer id: never a match
+    assert PEER_KEYED.put(user, ih(2), pid(2), other + 1) is False
+    assert PEER_KEYED.put(user, ih(2), pid(1), home) is True
+    assert user[ih(2)] == {pid(2): other + 1, pid(1): home}
+    assert PEER_KEYED.count(user) == 3
+    assert list(PEER_KEYED.items(user)) == [
+        (ih(1), pid(1), home), (ih(2), pid(2), other + 1), (ih(2), pid(1), home)]
+    PEER_KEYED.remove(user, ih(2), pid(1))
+    assert user[ih(2)] == fold(other + 1, pid(2))  # one peer left: a single int again
+    PEER_KEYED.remove(user, ih(2), pid(2))
+    assert ih(2) not in user and PEER_KEYED.count(user) == 1
+
+
+def test_without_peer_keying_every_slot_is_plain() -> None:
     user = UserEntries(shard=0, oldest=0)
-    key = ih(1)
-    first = PEER_KEYED.pack(1, 2, 3, False, pid(1))
-    second = PEER_KEYED.pack(4, 5, 6, True, pid(2))
-    assert PEER_KEYED.put(user, key, pid(1), first) is True
-    assert type(user[key]) is int
-    assert PEER_KEYED.put(user, key, pid(1), first + 1) is False
-    assert PEER_KEYED.put(user, key, pid(2), second) is True
-    assert user[key] == {pid(1): first + 1, pid(2): second}
-    assert PEER_KEYED.count(user) == 2
-    assert PEER_KEYED.get(user, key, pid(2)) == second
-    assert PEER_KEYED.get(user, key, pid(3)) is None
-    assert PEER_KEYED.get(user, key, pid(2)[:5]) is None  # not a peer id: never a match
-    PEER_KEYED.remove(user, key, pid(1))
-    assert user[key] == second  # one peer left: a plain int again
-    PEER_KEYED.remove(user, key, pid(2))
-    assert key not in user and PEER_KEYED.count(user) == 0
+    assert TORRENT_KEYED.put(user, ih(1), None, pack(1, 1, 1, False)) is True
+    assert TORRENT_KEYED.put(user, ih(1), None, pack(2, 2, 2, False)) is False
+    assert list(TORRENT_KEYED.items(user)) == [(ih(1), None, pack(2, 2, 2, False))]
+    assert TORRENT_KEYED.get(user, ih(1), pid(9)) == pack(2, 2, 2, False)
 
 
 def test_several_peers_of_one_user_on_one_torrent_are_accounted_apart() -> None:
@@ -130,3 +144,29 @@ def test_infohash_table_keeps_only_live_torrents_after_gc(
     t.announce(req(torrent=22, up=1, event=Event.STOPPED), now=160)
     t.collect_garbage(now=170)
     assert len(t._info_hashes) == 2
+
+
+def test_a_second_client_of_a_user_survives_snapshots_whatever_its_home_peer() -> None:
+    t = make("recommended")
+    t.announce(req(torrent=9, peer=1, up=1), now=0)  # the first announce: home peer 1
+    t.announce(req(torrent=3, peer=2, up=30), now=0)
+    t.announce(req(torrent=9, peer=1, up=1, event=Event.STOPPED), now=0)
+    t.announce(req(torrent=1, peer=1, up=10), now=0)
+    t.announce(req(torrent=2, peer=1, up=20), now=0)
+    t.announce(req(torrent=2, peer=2, up=5), now=0)
+    slots = t._users[uid(1)]
+    assert slots.peer == pid(1) and slots[ih(3)] & FOLDED_BIT and slots[ih(1)] == pack(
+        10, 0, 0, False)
+    deliver_all(t, 0)
+    # The restored tracker takes the first listed peer as its home peer: the
+    # storage differs, the accounting does not.
+    back = restore(json.loads(json.dumps(snapshot(t))))
+    assert back._users[uid(1)].peer == pid(2) and back.entries() == t.entries()
+    assert back._users[uid(1)][ih(1)] & FOLDED_BIT
+    for tracker in (t, back):
+        assert tracker.announce(req(torrent=1, peer=1, up=15), now=1).credited_up == 5
+        assert tracker.announce(req(torrent=2, peer=2, up=9), now=1).credited_up == 4
+        assert tracker.announce(req(torrent=3, peer=1, up=1), now=1).outcome is Outcome.BASELINE
+        stop = tracker.announce(req(torrent=3, peer=2, up=31, event=Event.STOPPED), now=2)
+        assert stop.credited_up == 1
+    assert back.entries() == t.entries() and state_doc(back) == state_doc(t)
