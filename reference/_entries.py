@@ -1,18 +1,18 @@
 """How the tracker stores its baselines: the memory layout of the core.
 
 A tracker holds ``users: dict[UserId, UserEntries]``. A :class:`UserEntries`
-is the user's own dict, keyed by infohash, that also carries in three slots
-the user's shard, a lower bound of its entries' ``last_seen`` and, under
-``user_torrent_peer`` keying, its *home peer*: the peer id of the announce
-that created it (a client uses one peer id for all its torrents, so most of
-a user's entries share it). A stored baseline is one int::
+holds the user's ``entries`` dict, keyed by infohash, the user's shard, a
+lower bound of its entries' ``last_seen`` and, under ``user_torrent_peer``
+keying, its *home peer*: the peer id of the announce that created it (a
+client uses one peer id for all its torrents, so most of a user's entries
+share it). A stored baseline is one int::
 
     plain    up | down << 64 | completed << 128 | last_seen << 130
     folded   up | down << 64 | completed << 128 | 1 << 129 | peer << 130
              | last_seen << 290
 
 ``peer`` is a peer id read as a big-endian 160-bit number. What a user's
-dict holds for one infohash (a *slot*) is:
+``entries`` dict holds for one infohash (a *slot*) is:
 
 * without peer keying: a plain int;
 * with peer keying and one peer on the torrent: a plain int if that peer is
@@ -20,7 +20,7 @@ dict holds for one infohash (a *slot*) is:
 * with several peers on the torrent: a ``dict[PeerId, int]`` of plain ints
   in insertion order, which goes back to a single int when one peer is left.
 
-Every key of a user's dict is the tracker's interned infohash object
+Every key of an ``entries`` dict is the tracker's interned infohash object
 (:class:`InfoHashTable`): one ``bytes`` per torrent shared by all its
 entries. So the common entry costs a plain int and its dict slot; a
 40-byte infohash+peer id key used to cost 73 bytes more. Matching the home
@@ -55,17 +55,20 @@ Slot = int | dict[PeerId, int]
 """What a user's dict holds for one infohash (see the module docstring)."""
 
 
-class UserEntries(dict[InfoHash, Slot]):
+class UserEntries:
     """One user's baselines keyed by interned infohash, plus its shard,
     ``oldest`` (a lower bound of ``min(last_seen)`` over its entries: while
     it is not below the purge cutoff no entry can be stale and the scan is
-    skipped) and its home peer (``None`` without peer keying). Slots on the
-    dict itself cost 8 bytes each; a separate holder object cost 56."""
+    skipped) and its home peer (``None`` without peer keying).
 
-    __slots__ = ("oldest", "peer", "shard")
+    (A dict subclass carrying these as slots would save 40 bytes per user,
+    but CPython does not specialize item access on dict subclasses, which
+    costs more on every announce.)"""
+
+    __slots__ = ("entries", "oldest", "peer", "shard")
 
     def __init__(self, shard: int, oldest: int, peer: PeerId | None = None) -> None:
-        # dict.__new__ made the empty dict; dict.__init__ has nothing to add.
+        self.entries: dict[InfoHash, Slot] = {}
         self.shard = shard
         self.oldest = oldest
         self.peer = peer
@@ -116,7 +119,7 @@ class EntryLayout:
                       packed: int) -> None:
         """Make ``packed`` (of ``peer``) the only baseline of the slot."""
         home = not self.by_peer or peer == user.peer
-        user[info_hash] = packed if home else fold(packed, peer or b"")
+        user.entries[info_hash] = packed if home else fold(packed, peer or b"")
 
     def _single_peer(self, user: UserEntries, slot: int) -> PeerId | None:
         if not self.by_peer:
@@ -125,7 +128,7 @@ class EntryLayout:
 
     def get(self, user: UserEntries, info_hash: bytes, peer: bytes | None) -> int | None:
         """The stored baseline for ``(info_hash, peer)``, or ``None``."""
-        slot = user.get(InfoHash(info_hash))
+        slot = user.entries.get(InfoHash(info_hash))
         if slot is None or not self.by_peer:
             return slot  # type: ignore[return-value]  # an int without peer keying
         if peer is None or len(peer) != PEER_ID_LEN:
@@ -140,7 +143,7 @@ class EntryLayout:
             packed: int) -> bool:
         """Store ``packed`` as the baseline of ``(info_hash, peer)``; returns
         whether the entry is new. ``info_hash`` must be the interned object."""
-        slot = user.get(info_hash)
+        slot = user.entries.get(info_hash)
         if slot is None:
             self._store_single(user, info_hash, peer, packed)
             return True
@@ -150,7 +153,7 @@ class EntryLayout:
                 self._store_single(user, info_hash, peer, packed)
                 return False
             assert other is not None and peer is not None
-            user[info_hash] = {other: unfold(slot) if slot & FOLDED_BIT else slot,
+            user.entries[info_hash] = {other: unfold(slot) if slot & FOLDED_BIT else slot,
                                peer: packed}
             return True
         assert peer is not None
@@ -161,9 +164,9 @@ class EntryLayout:
     def remove(self, user: UserEntries, info_hash: bytes, peer: bytes | None) -> None:
         """Delete the stored baseline for ``(info_hash, peer)``, which must exist."""
         key = InfoHash(info_hash)
-        slot = user[key]
+        slot = user.entries[key]
         if isinstance(slot, int):
-            del user[key]
+            del user.entries[key]
             return
         del slot[PeerId(peer or b"")]
         if len(slot) == 1:
@@ -173,7 +176,7 @@ class EntryLayout:
     def items(self, user: UserEntries) -> Iterator[tuple[InfoHash, PeerId | None, int]]:
         """Every ``(info_hash, peer_id, plain baseline)`` of the user, in
         storage order; ``peer_id`` is ``None`` without peer keying."""
-        for info_hash, slot in user.items():
+        for info_hash, slot in user.entries.items():
             if isinstance(slot, int):
                 plain = unfold(slot) if slot & FOLDED_BIT else slot
                 yield info_hash, self._single_peer(user, slot), plain
@@ -184,7 +187,7 @@ class EntryLayout:
     @staticmethod
     def count(user: UserEntries) -> int:
         """How many baselines the user holds."""
-        return sum(1 if isinstance(slot, int) else len(slot) for slot in user.values())
+        return sum(1 if isinstance(slot, int) else len(slot) for slot in user.entries.values())
 
 
 TORRENT_KEYED = EntryLayout(by_peer=False)
@@ -222,7 +225,7 @@ class InfoHashTable:
         doubled since the last compaction (or ``force``); returns whether it ran."""
         if len(self._objects) <= self._bound and not force:
             return False
-        live: dict[bytes, InfoHash] = {ih: ih for entries in users for ih in entries}
+        live: dict[bytes, InfoHash] = {ih: ih for user in users for ih in user.entries}
         # The same dict object stays, so a bound ``intern`` remains valid.
         self._objects.clear()
         self._objects.update(live)

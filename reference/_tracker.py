@@ -344,7 +344,7 @@ class Tracker:
         slot: Slot | None = None
         entry: int | None = None
         if ustate is not None:
-            slot = ustate.get(info_hash)
+            slot = ustate.entries.get(info_hash)
             if not self._key_by_peer:
                 entry = slot  # type: ignore[assignment]  # always a plain int here
             elif type(slot) is int:
@@ -425,14 +425,15 @@ class Tracker:
         if expired:
             self._drop_entry(user, ustate, info_hash,
                              request.peer_id if self._key_by_peer else None, now)
-            slot = ustate.get(info_hash)
+            slot = ustate.entries.get(info_hash)
+        entries = ustate.entries
         # EntryLayout.remove and .put, inlined for a plain int slot.
         if outcome is _O_STOPPED_UNKNOWN:
             pass
         elif event is _STOPPED and outcome is not _O_BASELINE and (
                 outcome is not _O_EXPIRED):
             if type(slot) is int:
-                del ustate[info_hash]
+                del entries[info_hash]
             else:
                 self._layout.remove(ustate, info_hash, request.peer_id)
             self._entry_count -= 1
@@ -440,7 +441,7 @@ class Tracker:
             packed = (self._now_bits | (COMPLETED_BIT if event is _COMPLETED else 0)
                       | (down << DOWN_SHIFT) | up)
             if slot is None and (not self._key_by_peer or request.peer_id == ustate.peer):
-                ustate[self._intern(info_hash)] = packed
+                entries[self._intern(info_hash)] = packed
             else:
                 self._layout.put(ustate, self._intern(info_hash),
                                  request.peer_id if self._key_by_peer else None, packed)
@@ -449,7 +450,7 @@ class Tracker:
             packed = (self._now_bits | (entry & COMPLETED_BIT)
                       | (COMPLETED_BIT if event is _COMPLETED else 0) | (down << DOWN_SHIFT) | up)
             if slot is entry:  # a plain int slot (folded and dict entries are other objects)
-                ustate[info_hash] = packed  # an existing key: the interned object stays
+                entries[info_hash] = packed  # an existing key: the interned object stays
             else:
                 self._layout.put(ustate, info_hash,
                                  request.peer_id if self._key_by_peer else None, packed)
@@ -477,7 +478,7 @@ class Tracker:
         if self._purge_on_announce and ustate.oldest < now - self._lifetime:
             panic = self._purge_user(user, ustate, now - self._lifetime, now)
             buffered = len(batcher.buffer_of(shard))
-        if not ustate and user in self._users:
+        if not entries and user in self._users:
             del self._users[user]
         flush: Batch | None = None
         if buffered >= self._batch_size:
@@ -570,7 +571,7 @@ class Tracker:
         for user in candidates:
             ustate = self._users[user]
             panic |= self._purge_user(user, ustate, cutoff, now)
-            if not ustate:
+            if not ustate.entries:
                 del self._users[user]
         self._info_hashes.compact(self._users.values())
         sealed: list[int] = []

@@ -42,23 +42,23 @@ def test_home_peer_is_plain_other_peers_fold_and_several_share_a_dict() -> None:
     home = pack(1, 2, 3, False)
     other = pack(4, 5, 6, True)
     assert PEER_KEYED.put(user, ih(1), pid(1), home) is True
-    assert user[ih(1)] == home  # the home peer's baseline is stored plain
+    assert user.entries[ih(1)] == home  # the home peer's baseline is stored plain
     assert PEER_KEYED.put(user, ih(2), pid(2), other) is True
-    assert user[ih(2)] == fold(other, pid(2))
+    assert user.entries[ih(2)] == fold(other, pid(2))
     assert PEER_KEYED.get(user, ih(2), pid(2)) == other
     assert PEER_KEYED.get(user, ih(2), pid(1)) is None
     assert PEER_KEYED.get(user, ih(1), pid(2)) is None
     assert PEER_KEYED.get(user, ih(1), pid(1)[:5]) is None  # not a peer id: never a match
     assert PEER_KEYED.put(user, ih(2), pid(2), other + 1) is False
     assert PEER_KEYED.put(user, ih(2), pid(1), home) is True
-    assert user[ih(2)] == {pid(2): other + 1, pid(1): home}
+    assert user.entries[ih(2)] == {pid(2): other + 1, pid(1): home}
     assert PEER_KEYED.count(user) == 3
     assert list(PEER_KEYED.items(user)) == [
         (ih(1), pid(1), home), (ih(2), pid(2), other + 1), (ih(2), pid(1), home)]
     PEER_KEYED.remove(user, ih(2), pid(1))
-    assert user[ih(2)] == fold(other + 1, pid(2))  # one peer left: a single int again
+    assert user.entries[ih(2)] == fold(other + 1, pid(2))  # one peer left: a single int again
     PEER_KEYED.remove(user, ih(2), pid(2))
-    assert ih(2) not in user and PEER_KEYED.count(user) == 1
+    assert ih(2) not in user.entries and PEER_KEYED.count(user) == 1
 
 
 def test_without_peer_keying_every_slot_is_plain() -> None:
@@ -121,7 +121,7 @@ def test_entries_share_one_infohash_object_per_torrent(preset: str) -> None:
         request = req(user=user, up=1)
         object.__setattr__(request, "info_hash", InfoHash(bytes(memoryview(ih(1)))))
         t.announce(request, now=0)
-    keys = [next(iter(t._users[uid(user)])) for user in (1, 2, 3)]
+    keys = [next(iter(t._users[uid(user)].entries)) for user in (1, 2, 3)]
     assert keys[0] == ih(1) and keys[0] is keys[1] is keys[2]
     assert len(t._info_hashes) == 1
 
@@ -137,7 +137,7 @@ def test_infohash_table_keeps_only_live_torrents_after_gc(
     t.collect_garbage(now=160)
     assert len(t._info_hashes) == 1
     # The surviving entry still resolves to the same canonical object.
-    [kept] = t._users[uid(1)]
+    [kept] = t._users[uid(1)].entries
     assert t._info_hashes.intern(InfoHash(bytes(ih(21)))) is kept
     # Below the bound (twice the live torrents plus SLACK) GC leaves the table alone.
     t.announce(req(torrent=22, up=1), now=160)
@@ -154,15 +154,15 @@ def test_a_second_client_of_a_user_survives_snapshots_whatever_its_home_peer() -
     t.announce(req(torrent=1, peer=1, up=10), now=0)
     t.announce(req(torrent=2, peer=1, up=20), now=0)
     t.announce(req(torrent=2, peer=2, up=5), now=0)
-    slots = t._users[uid(1)]
-    assert slots.peer == pid(1) and slots[ih(3)] & FOLDED_BIT and slots[ih(1)] == pack(
-        10, 0, 0, False)
+    stored = t._users[uid(1)]
+    assert stored.peer == pid(1) and stored.entries[ih(3)] & FOLDED_BIT
+    assert stored.entries[ih(1)] == pack(10, 0, 0, False)
     deliver_all(t, 0)
     # The restored tracker takes the first listed peer as its home peer: the
     # storage differs, the accounting does not.
     back = restore(json.loads(json.dumps(snapshot(t))))
     assert back._users[uid(1)].peer == pid(2) and back.entries() == t.entries()
-    assert back._users[uid(1)][ih(1)] & FOLDED_BIT
+    assert back._users[uid(1)].entries[ih(1)] & FOLDED_BIT
     for tracker in (t, back):
         assert tracker.announce(req(torrent=1, peer=1, up=15), now=1).credited_up == 5
         assert tracker.announce(req(torrent=2, peer=2, up=9), now=1).credited_up == 4
