@@ -22,10 +22,15 @@ share it). A stored baseline is one int::
 
 Every key of an ``entries`` dict is the tracker's interned infohash object
 (:class:`InfoHashTable`): one ``bytes`` per torrent shared by all its
-entries. So the common entry costs a plain int and its dict slot; a
-40-byte infohash+peer id key used to cost 73 bytes more. Matching the home
-peer is a bytes comparison, cheaper on every announce than reading the
-request's peer id as a number.
+entries. So the common entry costs a plain int (48 bytes) and its dict
+slot, where a 40-byte infohash+peer id key would cost 73 bytes more.
+Matching the home peer is a bytes comparison, cheaper on every announce
+than reading the request's peer id as a number. The price: each user keeps
+its home peer id (53 bytes), and each torrent its canonical infohash and a
+table slot (about 100 bytes, shared by the torrent's entries), so an entry
+alone on its torrent costs more than an unshared key would
+(``memory.one_torrent_per_entry`` in bench/core.py). A restored snapshot
+takes each user's first listed peer as its home peer.
 
 :class:`EntryLayout` hides the two int forms: everything it hands out or
 takes in is a plain int. Iteration order (the order snapshots list entries
