@@ -41,8 +41,8 @@ from privtrak.reference import (
     restore,
     shard_of,
 )
+from privtrak.reference._entries import COMPLETED_BIT, UserEntries, pack
 from privtrak.reference._results import CloseReport
-from privtrak.reference._tracker import _COMPLETED_BIT, _User, pack_entry
 
 from ._adapter import ALL_FEATURES, AdapterInfo, serve
 from ._execute import Execution
@@ -103,7 +103,7 @@ class PurgeNever(Tracker):
         super()._configure_hot_path()
         self._expire_stale = False
 
-    def _purge_user(self, user: Any, ustate: _User, cutoff: int, now: int) -> bool:
+    def _purge_user(self, user: Any, ustate: UserEntries, cutoff: int, now: int) -> bool:
         return False
 
 
@@ -147,14 +147,15 @@ class StoppedNotRemoving(Tracker):
         result = super().announce(request, now)
         if result.outcome is Outcome.STOPPED and result.user is not None:
             user = result.user
-            key = request.info_hash + request.peer_id if self._key_by_peer \
-                else request.info_hash
+            layout = self._layout
+            peer = request.peer_id if layout.by_peer else None
             ustate = self._users.get(user)
             if ustate is None:
-                ustate = _User(shard_of(user, self._config.shard_count), now)
+                ustate = UserEntries(shard_of(user, self._config.shard_count), now, peer)
                 self._users[user] = ustate
-            if key not in ustate.entries:
-                ustate.entries[key] = pack_entry(request.uploaded, request.downloaded, now, False)
+            if layout.get(ustate, request.info_hash, peer) is None:
+                layout.put(ustate, self._intern(request.info_hash), peer, pack(
+                    request.uploaded, request.downloaded, now, False))
                 self._entry_count += 1
         return result
 
@@ -175,8 +176,9 @@ class CompletedTwice(Tracker):
         if request.event is Event.COMPLETED and result.user is not None:
             ustate = self._users.get(result.user)
             if ustate is not None:
-                for key, packed in ustate.entries.items():
-                    ustate.entries[key] = packed & ~_COMPLETED_BIT
+                layout = self._layout
+                for info_hash, peer, packed in list(layout.items(ustate)):
+                    layout.put(ustate, info_hash, peer, packed & ~COMPLETED_BIT)
         return result
 
 

@@ -33,10 +33,11 @@ from typing import Any
 
 from ._batching import Pending
 from ._codec import JsonObject, Reader, config_to_mapping, encode_batch, encode_record
+from ._entries import UserEntries, pack, unpack
 from ._identify import UserIdentifier
 from ._results import TrackerState
-from ._tracker import _LEDGER_FIELDS, ATTRIBUTED_CAUSES, Tracker, _User, pack_entry, unpack_entry
-from ._types import UINT64_MAX, UserId
+from ._tracker import _LEDGER_FIELDS, ATTRIBUTED_CAUSES, Tracker
+from ._types import INFO_HASH_LEN, UINT64_MAX, InfoHash, PeerId, UserId
 
 FORMAT = "privtrak-snapshot"
 VERSION = 2
@@ -63,7 +64,8 @@ def take_snapshot(tracker: Tracker) -> JsonObject:
         "sealed_count": b.sealed_count,
         "users": [
             {"user": uid.hex(), "shard": u.shard,
-             "entries": [_encode_entry(k, e) for k, e in u.entries.items()]}
+             "entries": [_encode_entry(info_hash, peer, packed)
+                         for info_hash, peer, packed in t._layout.items(u)]}
             for uid, u in t._users.items()
         ],
         "buffers": [
@@ -79,8 +81,9 @@ def take_snapshot(tracker: Tracker) -> JsonObject:
     }
 
 
-def _encode_entry(key: bytes, packed: int) -> JsonObject:
-    up, down, last_seen, completed = unpack_entry(packed)
+def _encode_entry(info_hash: InfoHash, peer: PeerId | None, packed: int) -> JsonObject:
+    up, down, last_seen, completed = unpack(packed)
+    key = info_hash + peer if peer is not None else info_hash
     return {"key": key.hex(), "up": str(up), "down": str(down), "last_seen": last_seen,
             "completed": completed}
 
@@ -118,7 +121,8 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
     b = t._batcher
     b.next_batch_id = rd.int_(rd.get(root, "next_batch_id", "$"), "$.next_batch_id")
     b.sealed_count = rd.int_(rd.get(root, "sealed_count", "$"), "$.sealed_count")
-    key_len = 40 if t._key_by_peer else 20
+    layout = t._layout
+    key_len = 40 if layout.by_peer else 20
     for i, raw in enumerate(rd.lst(rd.get(root, "users", "$"), "$.users")):
         path = f"$.users[{i}]"
         u_doc = rd.obj(raw, path)
@@ -126,7 +130,7 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
         shard = rd.int_(rd.get(u_doc, "shard", path), f"{path}.shard")
         if not 0 <= shard < config.shard_count:
             raise rd.fail(f"{path}.shard", f"must be below shard_count {config.shard_count}")
-        user = _User(shard, now)
+        user = UserEntries(t._shard_numbers[shard], now)
         for j, e_raw in enumerate(rd.lst(rd.get(u_doc, "entries", path), f"{path}.entries")):
             ep = f"{path}.entries[{j}]"
             e_doc = rd.obj(e_raw, ep)
@@ -139,11 +143,16 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
                     raise rd.fail(f"{ep}.{name}", "must be within 0..2**64-1")
             if not 0 <= last_seen <= now:
                 raise rd.fail(f"{ep}.last_seen", f"must be within 0..now ({now})")
-            user.entries[key] = pack_entry(
-                up, down, last_seen, rd.bool_(rd.get(e_doc, "completed", ep), f"{ep}.completed"))
-        user.oldest = min((unpack_entry(e)[2] for e in user.entries.values()), default=now)
+            info_hash = t._intern(InfoHash(key[:INFO_HASH_LEN]))
+            peer = PeerId(key[INFO_HASH_LEN:]) if layout.by_peer else None
+            if user.peer is None:
+                user.peer = peer  # the home peer (see ._entries): the first one listed
+            # A repeated key replaces the earlier one, as a dict assignment would.
+            layout.put(user, info_hash, peer, pack(
+                up, down, last_seen, rd.bool_(rd.get(e_doc, "completed", ep), f"{ep}.completed")))
+        user.oldest = min((unpack(e)[2] for _, _, e in layout.items(user)), default=now)
         t._users[uid] = user
-        t._entry_count += len(user.entries)
+        t._entry_count += layout.count(user)
     for i, raw in enumerate(rd.lst(rd.get(root, "buffers", "$"), "$.buffers")):
         path = f"$.buffers[{i}]"
         buf_doc = rd.obj(raw, path)

@@ -50,6 +50,19 @@ from collections import Counter
 
 from ._batching import Batcher
 from ._config import Config
+from ._entries import (
+    COMPLETED_BIT,
+    DOWN_SHIFT,
+    FOLDED_BIT,
+    PEER_KEYED,
+    SEEN_SHIFT,
+    TORRENT_KEYED,
+    U64_MASK,
+    InfoHashTable,
+    Slot,
+    UserEntries,
+    unpack,
+)
 from ._errors import UsageError
 from ._identify import IdentificationError, PasskeyIdentifier, UserIdentifier
 from ._policy import (
@@ -75,7 +88,6 @@ from ._results import (
 )
 from ._shard import shard_of
 from ._types import (
-    INFO_HASH_LEN,
     INT64_MAX,
     AnnounceRequest,
     Batch,
@@ -115,40 +127,6 @@ def wrap_int64(value: int) -> int:
     return value - _UINT64 if value > INT64_MAX else value
 
 
-# One stored baseline is one int: ``up | down << 64 | completed << 128 |
-# last_seen << 129``. A slotted object plus two counter ints cost about 128
-# bytes per tracked peer; the packed int costs about 48 (bench/core.py).
-_U64_MASK = (1 << 64) - 1
-_DOWN_SHIFT = 64
-_COMPLETED_BIT = 1 << 128
-_SEEN_SHIFT = 129
-
-
-def pack_entry(up: int, down: int, last_seen: int, completed: bool) -> int:
-    """Pack one baseline (counters within 0..2**64-1, ``last_seen >= 0``)."""
-    return ((last_seen << _SEEN_SHIFT) | (_COMPLETED_BIT if completed else 0)
-            | (down << _DOWN_SHIFT) | up)
-
-
-def unpack_entry(packed: int) -> tuple[int, int, int, bool]:
-    """``(up, down, last_seen, completed)`` of a packed baseline."""
-    return (packed & _U64_MASK, (packed >> _DOWN_SHIFT) & _U64_MASK,
-            packed >> _SEEN_SHIFT, bool(packed & _COMPLETED_BIT))
-
-
-class _User:
-    """A user's entries (keyed by infohash, or infohash+peer id) and shard."""
-
-    __slots__ = ("entries", "oldest", "shard")
-
-    def __init__(self, shard: int, oldest: int) -> None:
-        self.shard = shard
-        self.entries: dict[bytes, int] = {}  # key -> pack_entry(...)
-        # A lower bound of min(last_seen) over entries: while it is not below
-        # the purge cutoff, no entry can be stale and the scan is skipped.
-        self.oldest = oldest
-
-
 class Tracker:
     """The reference tracker accounting core. See the module docstring.
 
@@ -163,8 +141,11 @@ class Tracker:
         self._state = TrackerState.OPEN
         self._now = _check_time(now, 0)
         self._next_gc_at = now + self._config.gc_interval
-        self._users: dict[UserId, _User] = {}
+        # The storage layout of the entries is described in ._entries.
+        self._users: dict[UserId, UserEntries] = {}
         self._entry_count = 0
+        self._info_hashes = InfoHashTable()
+        self._shard_numbers = tuple(range(self._config.shard_count))
         self._batcher = Batcher(self._config.shard_count, self._config.policy.batch_scope)
         self._ledger: dict[str, int] = dict.fromkeys(_LEDGER_FIELDS, 0)
         self._attributed: dict[Cause, list[int]] = {c: [0, 0] for c in ATTRIBUTED_CAUSES}
@@ -178,6 +159,12 @@ class Tracker:
     def _configure_hot_path(self) -> None:
         cfg, pol = self._config, self._config.policy
         self._key_by_peer = pol.baseline_key is BaselineKey.USER_TORRENT_PEER
+        self._layout = PEER_KEYED if self._key_by_peer else TORRENT_KEYED
+        # ``now`` and the expiry cutoff shifted into place in a packed entry,
+        # for the ``now`` they were computed for (see announce).
+        self._bits_now = -1
+        self._now_bits = self._expire_below = 0
+        self._intern = self._info_hashes.intern
         self._reset_on_decrease = pol.counter_decrease is CounterDecrease.RESET
         self._reset_on_started = pol.started_on_known is StartedOnKnown.RESET
         self._ignore_unknown_stop = pol.stopped_unknown is StoppedUnknown.IGNORE
@@ -220,8 +207,9 @@ class Tracker:
 
     def entries(self) -> list[EntryView]:
         """Every stored baseline, sorted by (user, infohash, peer id)."""
-        views = [self._view(uid, key, e) for uid, u in self._users.items()
-                 for key, e in u.entries.items()]
+        items = self._layout.items
+        views = [EntryView(uid, info_hash, peer, *unpack(packed))
+                 for uid, u in self._users.items() for info_hash, peer, packed in items(u)]
         views.sort(key=lambda v: (v.user, v.info_hash, v.peer_id or b""))
         return views
 
@@ -235,11 +223,11 @@ class Tracker:
         if self._key_by_peer:
             if peer_id is None:
                 raise UsageError("entry(): peer_id is required under user_torrent_peer keying")
-            key = info_hash + peer_id
         else:
-            key = info_hash
-        found = state.entries.get(key)
-        return None if found is None else self._view(user, key, found)
+            peer_id = None
+        found = self._layout.get(state, info_hash, peer_id)
+        return None if found is None else EntryView(user, info_hash, peer_id,
+                                                    *unpack(found))
 
     def _export_counts(self) -> dict[str, int]:
         counts = dict(self._counts)
@@ -254,10 +242,6 @@ class Tracker:
         self._outcome_counts = [rest.pop("outcome." + o.value, 0) for o in _OUTCOMES]
         self._record_counts = [rest.pop("record." + k.value, 0) for k in _KINDS]
         self._counts = Counter(rest)
-
-    def _view(self, user: UserId, key: bytes, packed: int) -> EntryView:
-        info_hash, peer = _split_key(key)
-        return EntryView(user, info_hash, peer, *unpack_entry(packed))
 
     def waiting_batches(self) -> list[Batch]:
         """Sealed batches not yet delivered and not in flight, by id."""
@@ -336,6 +320,11 @@ class Tracker:
         """
         if now != self._now or type(now) is not int:
             self._now = _check_time(now, self._now)
+        if now != self._bits_now:
+            self._bits_now = now
+            self._now_bits = now << SEEN_SHIFT
+            # entry >> shift < now - lifetime  <=>  entry < (now - lifetime) << shift
+            self._expire_below = (now - self._lifetime) << SEEN_SHIFT
         if self._state is not _OPEN:
             return self._reject(RejectCode.CLOSING, "the tracker is stopping")
         try:
@@ -349,13 +338,25 @@ class Tracker:
                                 f"uploaded={up} downloaded={down}: counters above 2**63-1 "
                                 "cannot be credited")
         event = request.event
+        info_hash = request.info_hash
         ustate = self._users.get(user)
-        key: bytes = request.info_hash + request.peer_id if self._key_by_peer \
-            else request.info_hash
-        entry = ustate.entries.get(key) if ustate is not None else None
+        # EntryLayout.get, inlined for a plain int slot (see ._entries).
+        slot: Slot | None = None
+        entry: int | None = None
+        if ustate is not None:
+            slot = ustate.entries.get(info_hash)
+            if not self._key_by_peer:
+                entry = slot  # type: ignore[assignment]  # always a plain int here
+            elif type(slot) is int:
+                if slot & FOLDED_BIT:
+                    entry = self._layout.get(ustate, info_hash, request.peer_id)
+                elif request.peer_id == ustate.peer:
+                    entry = slot
+            elif slot is not None:
+                assert isinstance(slot, dict)  # several peers on the torrent
+                entry = slot.get(request.peer_id)
         expired = False
-        if entry is not None and self._expire_stale and (
-                entry >> _SEEN_SHIFT) < now - self._lifetime:
+        if entry is not None and self._expire_stale and entry < self._expire_below:
             expired = True
             entry = None
 
@@ -374,9 +375,9 @@ class Tracker:
                 cause = _C_BASELINE
                 att_up, att_down = up, down
         else:
-            e_up = entry & _U64_MASK
-            e_down = (entry >> _DOWN_SHIFT) & _U64_MASK
-            if self._event_records and event is _COMPLETED and entry & _COMPLETED_BIT:
+            e_up = entry & U64_MASK
+            e_down = (entry >> DOWN_SHIFT) & U64_MASK
+            if self._event_records and event is _COMPLETED and entry & COMPLETED_BIT:
                 record_event = _NONE  # R5.2: a snatch counts once per entry
             if ((up < e_up or down < e_down) and self._reset_on_decrease) or (
                     event is _STARTED and self._reset_on_started):
@@ -416,27 +417,43 @@ class Tracker:
 
         # -- from here on the announce is accepted and state changes --
         if ustate is None:
-            ustate = _User(shard_of(user, self._config.shard_count), now)
+            ustate = UserEntries(self._shard_numbers[shard_of(user, self._config.shard_count)],
+                                 now, request.peer_id if self._key_by_peer else None)
             if outcome is not _O_STOPPED_UNKNOWN:
                 self._users[user] = ustate
         shard = ustate.shard
         if expired:
-            self._drop_entry(user, ustate, key, now)
+            self._drop_entry(user, ustate, info_hash,
+                             request.peer_id if self._key_by_peer else None, now)
+            slot = ustate.entries.get(info_hash)
         entries = ustate.entries
+        # EntryLayout.remove and .put, inlined for a plain int slot.
         if outcome is _O_STOPPED_UNKNOWN:
             pass
         elif event is _STOPPED and outcome is not _O_BASELINE and (
                 outcome is not _O_EXPIRED):
-            del entries[key]
+            if type(slot) is int:
+                del entries[info_hash]
+            else:
+                self._layout.remove(ustate, info_hash, request.peer_id)
             self._entry_count -= 1
         elif entry is None:
-            entries[key] = ((now << _SEEN_SHIFT) | (_COMPLETED_BIT if event is _COMPLETED else 0)
-                            | (down << _DOWN_SHIFT) | up)
+            packed = (self._now_bits | (COMPLETED_BIT if event is _COMPLETED else 0)
+                      | (down << DOWN_SHIFT) | up)
+            if slot is None and (not self._key_by_peer or request.peer_id == ustate.peer):
+                entries[self._intern(info_hash)] = packed
+            else:
+                self._layout.put(ustate, self._intern(info_hash),
+                                 request.peer_id if self._key_by_peer else None, packed)
             self._entry_count += 1
         else:
-            entries[key] = ((now << _SEEN_SHIFT) | (entry & _COMPLETED_BIT)
-                            | (_COMPLETED_BIT if event is _COMPLETED else 0)
-                            | (down << _DOWN_SHIFT) | up)
+            packed = (self._now_bits | (entry & COMPLETED_BIT)
+                      | (COMPLETED_BIT if event is _COMPLETED else 0) | (down << DOWN_SHIFT) | up)
+            if slot is entry:  # a plain int slot (folded and dict entries are other objects)
+                entries[info_hash] = packed  # an existing key: the interned object stays
+            else:
+                self._layout.put(ustate, info_hash,
+                                 request.peer_id if self._key_by_peer else None, packed)
         self._outcome_counts[index] += 1
         if cause is not None:
             acc = self._attributed[cause]
@@ -488,13 +505,13 @@ class Tracker:
 
     # -- purge ----------------------------------------------------------------
 
-    def _drop_entry(self, user: UserId, ustate: _User, key: bytes, now: int) -> None:
+    def _drop_entry(self, user: UserId, ustate: UserEntries, info_hash: InfoHash,
+                    peer: PeerId | None, now: int) -> None:
         """Remove one stale entry, emitting its purge record if the policy says so."""
-        del ustate.entries[key]
+        self._layout.remove(ustate, info_hash, peer)
         self._entry_count -= 1
         self._counts["purged"] += 1
         if self._purge_records:
-            info_hash, peer = _split_key(key)
             self._record_counts[_I_PURGE] += 1
             buffered = self._batcher.append(ustate.shard, DeltaRecord(
                 _PURGE, user, info_hash, peer, 0, 0, _NONE, None, now), now)
@@ -504,7 +521,7 @@ class Tracker:
             if buffered >= self._batch_size and not self._on_path:
                 self._batcher.seal(ustate.shard, now)
 
-    def _purge_user(self, user: UserId, ustate: _User, cutoff: int, now: int) -> bool:
+    def _purge_user(self, user: UserId, ustate: UserEntries, cutoff: int, now: int) -> bool:
         """Drop ``user``'s entries last seen before ``cutoff`` (R7.1).
 
         Returns whether the seed's expiry loop would have panicked here: it
@@ -512,17 +529,23 @@ class Tracker:
         by key (R7.3). Purges whose record would exceed ``max_pending`` are
         deferred to a later purge (R6.7).
         """
-        stale = sorted(k for k, e in ustate.entries.items() if e >> _SEEN_SHIFT < cutoff)
-        panic = bool(stale) and stale[0] != max(ustate.entries)
+        shift = SEEN_SHIFT
+        held = list(self._layout.items(ustate))
+        # Sorted as the seed's keys (infohash, then peer id) sort.
+        stale = sorted((info_hash, peer or b"", peer) for info_hash, peer, packed in held
+                       if packed >> shift < cutoff)
+        panic = bool(stale) and stale[0][:2] != max((info_hash, peer or b"")
+                                                    for info_hash, peer, _ in held)
         if panic:
             self._counts["seed_panics"] += 1
-        for key in stale:
+        for info_hash, _, peer in stale:
             if (self._purge_records and self._max_pending is not None
                     and self._batcher.pending_records >= self._max_pending):
                 self._counts["purges_deferred"] += 1
                 continue
-            self._drop_entry(user, ustate, key, now)
-        ustate.oldest = min((e >> _SEEN_SHIFT for e in ustate.entries.values()), default=now)
+            self._drop_entry(user, ustate, info_hash, peer, now)
+        ustate.oldest = min((packed >> shift for _, _, packed in self._layout.items(ustate)),
+                            default=now)
         return panic
 
     def collect_garbage(self, now: int) -> GcResult:
@@ -550,6 +573,7 @@ class Tracker:
             panic |= self._purge_user(user, ustate, cutoff, now)
             if not ustate.entries:
                 del self._users[user]
+        self._info_hashes.compact(self._users.values())
         sealed: list[int] = []
         if self._config.policy.flush_on_gc:
             sealed = self._seal_all(now)
@@ -707,12 +731,6 @@ ATTRIBUTED_CAUSES = (Cause.BASELINE, Cause.RESET, Cause.PURGE_GAP)
 
 _LEDGER_FIELDS = ("credited_up", "credited_down", "delivered_up", "delivered_down",
                   "dropped_up", "dropped_down", "returned_up", "returned_down")
-
-
-def _split_key(key: bytes) -> tuple[InfoHash, PeerId | None]:
-    if len(key) == INFO_HASH_LEN:
-        return InfoHash(key), None
-    return InfoHash(key[:INFO_HASH_LEN]), PeerId(key[INFO_HASH_LEN:])
 
 
 def _check_time(now: object, previous: int) -> int:
