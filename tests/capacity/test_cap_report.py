@@ -149,3 +149,20 @@ def test_unknown_builtin_study_names_the_known_ones(capsys: pytest.CaptureFixtur
     assert main(["report", "builtin:memroy", "--out", "x"]) == 2
     err = capsys.readouterr().err
     assert "memroy" in err and "memory" in err
+
+
+def test_full_check_reruns_the_study_and_compares_every_csv(report: Path,
+                                                            tmp_path: Path) -> None:
+    assert check(report) == []
+    copy = tmp_path / "copy"
+    (copy / "data").mkdir(parents=True)
+    (copy / "study.yaml").write_bytes((report / "study.yaml").read_bytes())
+    for path in (report / "data").glob("*.csv"):
+        (copy / "data" / path.name).write_bytes(path.read_bytes())
+    verdict = copy / "data" / "verdict.csv"
+    verdict.write_text(verdict.read_text(encoding="utf-8").replace("limit", "at least"),
+                       encoding="utf-8")
+    (copy / "data" / "pending.csv").unlink()
+    problems = check(copy)
+    assert sorted(p.split(":")[0] for p in problems) == ["data/pending.csv",
+                                                         "data/verdict.csv"]
