@@ -10,6 +10,10 @@ average before and after, since other processes on the machine change every
 wall-clock figure. Usage::
 
     python bench/serve.py --rates 2000,4000,5000,6000 --duration 10
+
+``--client raw`` (the default) is ``privtrak load``'s keep-alive stream
+client; ``--client aiohttp`` its aiohttp one, which one shared core cannot
+drive at these rates.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ def main() -> int:
     parser.add_argument("--torrents", type=int, default=100)
     parser.add_argument("--database-delay", default="0s")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument("--client", choices=["aiohttp", "raw"], default="raw",
+                        help="privtrak load --client (raw: the one that offers 5,000/s)")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     work = Path(tempfile.mkdtemp(prefix="privtrak-bench-"))
@@ -92,7 +98,8 @@ def main() -> int:
                             f"http://127.0.0.1:{port}", "--rate", str(rate),
                             "--duration", str(args.duration), "--connections",
                             str(args.connections), "--processes", str(args.processes),
-                            "--users", str(args.users), "--torrents", str(args.torrents)]),
+                            "--users", str(args.users), "--torrents", str(args.torrents),
+                            "--client", args.client]),
                 capture_output=True, text=True, check=False, timeout=args.duration + 60)
             cpu = _cpu_seconds(server.pid) - cpu0
             report = json.loads(out.stdout)
@@ -108,7 +115,7 @@ def main() -> int:
     print(json.dumps({
         "command": " ".join(sys.argv),
         "server": "privtrak serve, recommended preset, SQLite sink, pinned to CPU 0",
-        "client": "privtrak load pinned to CPU 1",
+        "client": f"privtrak load --client {args.client} pinned to CPU 1",
         "cpus": os.cpu_count(),
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
