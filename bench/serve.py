@@ -5,7 +5,8 @@ directory) pinned to CPU 0 and runs ``privtrak load`` pinned to CPU 1 at each
 rate for ``--duration`` seconds, then prints JSON: per rate, the load
 report (achieved rate, latency percentiles from the due time, errors), the
 server's CPU seconds during the run (user + system of its process, from
-/proc) and CPU microseconds per answered announce, plus the machine's load
+/proc), the share of one core that makes over the load's run, and CPU
+microseconds per answered announce, the load client's CPU seconds, plus the machine's load
 average before and after, since other processes on the machine change every
 wall-clock figure. Usage::
 
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -93,6 +95,7 @@ def main() -> int:
                 time.sleep(0.1)
         for rate in rates:
             cpu0 = _cpu_seconds(server.pid)
+            child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             out = subprocess.run(
                 _pinned(1, [sys.executable, "-m", "privtrak", "load",
                             f"http://127.0.0.1:{port}", "--rate", str(rate),
@@ -102,12 +105,22 @@ def main() -> int:
                             "--client", args.client]),
                 capture_output=True, text=True, check=False, timeout=args.duration + 60)
             cpu = _cpu_seconds(server.pid) - cpu0
+            child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            client_cpu = (child1.ru_utime + child1.ru_stime
+                          - child0.ru_utime - child0.ru_stime)
             report = json.loads(out.stdout)
             report.pop("spec")
             answered = report["answered"]
             runs.append({"rate": rate, "server_cpu_s": round(cpu, 3),
+                         # Of one core, over the load's run: below 1 with requests
+                         # waiting means other processes had the rest of the core.
+                         "server_core_share": round(cpu / report["elapsed_s"], 3),
                          "server_cpu_us_per_announce": round(cpu / answered * 1e6, 1)
-                         if answered else None, "load": report})
+                         if answered else None,
+                         # The load client's CPU (its start-up included): far below
+                         # its run time means the client was not the limit.
+                         "client_cpu_s": round(client_cpu, 3),
+                         "load": report})
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)

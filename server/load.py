@@ -3,7 +3,11 @@
 Open loop: announce ``k`` is due at ``start + k / rate`` whatever happened to
 the ones before, so a slow server cannot slow the offered load down (no
 coordinated omission). ``connections`` keep-alive connections per process
-carry the requests (aiohttp client); each announce's **latency** is counted
+carry the requests, one at a time each: with ``client="aiohttp"`` (the
+default) through an aiohttp client session, with ``client="raw"`` through
+asyncio streams that write each request line pre-formatted and read back
+only the status line, ``Content-Length`` and the body (about half the CPU per
+announce, for rates one core cannot offer through aiohttp). Each announce's **latency** is counted
 from its due time to the end of its response, so time spent waiting for a
 free connection counts; **service** time is from sending to the response.
 
