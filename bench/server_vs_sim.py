@@ -375,7 +375,9 @@ def _readme(report: dict[str, Any]) -> str:
             f"## {st['name']}: {st['label']}",
             "",
             f"`batch_size: {st['batch_size']}`, sink delay {st['database_delay_s']} s, "
-            f"policy overrides {st['policy'] or 'none'}, simulator `hook_mode: "
+            "recommended preset"
+            + "".join(f" with `{k}: {v}`" for k, v in st["policy"].items())
+            + ", simulator `hook_mode: "
             f"{st['hook_mode']}`; {st['rate']:g} announces/s for {st['duration']:g} s over "
             f"{st['users']} users x {st['torrents']} torrents. Load average "
             f"{r['machine']['loadavg_before'][0]} before, {r['machine']['loadavg_after'][0]} "
@@ -442,21 +444,25 @@ def _figure(path: Path, report: dict[str, Any]) -> None:
                   label="simulator (predicted)")
         left.set_xlabel("seconds since the load started")
         left.set_ylabel("pending records")
-        left.set_title(f"{label}: pending records (sampled every {report['sample']:g} s)")
+        left.set_title(f"{label}: pending records, sampled every {report['sample']:g} s",
+                       fontsize=10)
         left.legend()
         rows = r["comparison"]
         errors = [0.0 if row["both_flat"] else row["relative_error"] * 100 for row in rows]
         colors = ["tab:green" if row["within_15_percent"] else "tab:red" for row in rows]
         bars = right.bar(names, errors, color=colors)
-        right.bar_label(bars, labels=["both flat" if row["both_flat"] else f"{e:+.1f}%"
-                                      for row, e in zip(rows, errors, strict=True)],
-                        padding=2)
+        labels = ["both flat" if row["both_flat"] else f"{e:+.1f}%"
+                  for row, e in zip(rows, errors, strict=True)]
+        latency = rows[1]
+        labels[1] += (f"\n{latency['measured'] * 1000:.3g} ms measured,\n"
+                      f"{latency['predicted'] * 1000:.3g} ms predicted")
+        right.bar_label(bars, labels=labels, padding=2, fontsize=8)
         right.axhspan(-15, 15, color="0.9", zorder=0, label="±15% (agreement)")
         right.axhline(0, color="black", lw=0.8)
         right.set_ylabel("(predicted - measured) / measured, %")
-        right.set_ylim(min(-20.0, min(errors) * 1.2), max(20.0, max(errors) * 1.2))
+        right.set_ylim(min(-30.0, min(errors) * 1.4), max(30.0, max(errors) * 1.4))
         right.set_title(f"{label}: simulator error")
-        right.legend(loc="lower left")
+        right.legend(loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
