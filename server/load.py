@@ -237,12 +237,14 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
                     body = await reader.readexactly(int(found.group(1)) if found else 0)
             except TimeoutError:
                 kinds["timeout"] += 1
-                conn = _close(conn)
+                _close(conn)
+                conn = None
                 continue
             except (OSError, ValueError, asyncio.IncompleteReadError,
                     asyncio.LimitOverrunError):
                 kinds["connection_error"] += 1
-                conn = _close(conn)
+                _close(conn)
+                conn = None
                 continue
             finally:
                 in_flight[0] -= 1
