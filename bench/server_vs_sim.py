@@ -367,6 +367,11 @@ def _readme(report: dict[str, Any]) -> str:
             lines.append(f"| {r['setup']['name']} | {row['quantity']} | "
                          f"{row['measured']:.4g} | {row['predicted']:.4g} | "
                          f"{row['relative_error'] * 100:+.1f}% | {verdict} |")
+            if row is r["comparison"][1]:
+                lines.append(f"| {r['setup']['name']} | p99 latency at the load client, end "
+                             "to end from the due time (s) | "
+                             f"{r['measured']['client_p99_from_due_s']:.4g} | - | - | "
+                             "not compared |")
     lines += ["", "![pending records and errors](figure.png)", ""]
     for r in report["setups"].values():
         st, cal, m = r["setup"], r["calibration"], r["measured"]
