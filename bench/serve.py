@@ -5,11 +5,16 @@ directory) pinned to CPU 0 and runs ``privtrak load`` pinned to CPU 1 at each
 rate for ``--duration`` seconds, then prints JSON: per rate, the load
 report (achieved rate, latency percentiles from the due time, errors), the
 server's CPU seconds during the run (user + system of its process, from
-/proc) and CPU microseconds per answered announce, plus the machine's load
+/proc), the share of one core that makes over the load's run, and CPU
+microseconds per answered announce, the load client's CPU seconds, plus the machine's load
 average before and after, since other processes on the machine change every
 wall-clock figure. Usage::
 
     python bench/serve.py --rates 2000,4000,5000,6000 --duration 10
+
+``--client raw`` (the default) is ``privtrak load``'s keep-alive stream
+client; ``--client aiohttp`` its aiohttp one, which one shared core cannot
+drive at these rates.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -58,6 +64,8 @@ def main() -> int:
     parser.add_argument("--torrents", type=int, default=100)
     parser.add_argument("--database-delay", default="0s")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument("--client", choices=["aiohttp", "raw"], default="raw",
+                        help="privtrak load --client (raw: the one that offers 5,000/s)")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     work = Path(tempfile.mkdtemp(prefix="privtrak-bench-"))
@@ -87,20 +95,32 @@ def main() -> int:
                 time.sleep(0.1)
         for rate in rates:
             cpu0 = _cpu_seconds(server.pid)
+            child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             out = subprocess.run(
                 _pinned(1, [sys.executable, "-m", "privtrak", "load",
                             f"http://127.0.0.1:{port}", "--rate", str(rate),
                             "--duration", str(args.duration), "--connections",
                             str(args.connections), "--processes", str(args.processes),
-                            "--users", str(args.users), "--torrents", str(args.torrents)]),
+                            "--users", str(args.users), "--torrents", str(args.torrents),
+                            "--client", args.client]),
                 capture_output=True, text=True, check=False, timeout=args.duration + 60)
             cpu = _cpu_seconds(server.pid) - cpu0
+            child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            client_cpu = (child1.ru_utime + child1.ru_stime
+                          - child0.ru_utime - child0.ru_stime)
             report = json.loads(out.stdout)
             report.pop("spec")
             answered = report["answered"]
             runs.append({"rate": rate, "server_cpu_s": round(cpu, 3),
+                         # Of one core, over the load's run: below 1 with requests
+                         # waiting means other processes had the rest of the core.
+                         "server_core_share": round(cpu / report["elapsed_s"], 3),
                          "server_cpu_us_per_announce": round(cpu / answered * 1e6, 1)
-                         if answered else None, "load": report})
+                         if answered else None,
+                         # The load client's CPU (its start-up included): far below
+                         # its run time means the client was not the limit.
+                         "client_cpu_s": round(client_cpu, 3),
+                         "load": report})
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
@@ -108,7 +128,7 @@ def main() -> int:
     print(json.dumps({
         "command": " ".join(sys.argv),
         "server": "privtrak serve, recommended preset, SQLite sink, pinned to CPU 0",
-        "client": "privtrak load pinned to CPU 1",
+        "client": f"privtrak load --client {args.client} pinned to CPU 1",
         "cpus": os.cpu_count(),
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],

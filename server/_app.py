@@ -6,10 +6,15 @@ accounting, the :class:`PeerStore` answers with peers, and a delivery task
 hands sealed batches to the :class:`SqliteSink` in a single worker thread,
 off the request path (R6.3 ``background``). Under the seed preset
 (``flush_path = announce``) the announce that sealed a batch waits for its
-delivery, as the seed does.
+delivery while holding its shard's lock, as the seed does (its prehook):
+announces of users in that shard wait for the lock, in arrival order, before
+the core sees them.
 
 Routes: ``GET /<passkey>/announce``, ``GET /announce?passkey=...``,
-``GET /<passkey>/scrape``, ``GET /scrape?passkey=...``, ``GET /metrics``.
+``GET /<passkey>/scrape``, ``GET /scrape?passkey=...``, ``GET /metrics``, and
+with ``http.latency_log: N`` set ``GET /debug/announce-latency``: the exact
+handling time of the first ``N`` announces (JSON, see
+:meth:`TrackerServer.announce_latencies`).
 Every refused announce or scrape is HTTP 200 with a bencoded ``failure
 reason`` (missing or malformed parameters, unknown passkey, unknown event,
 ``tracker busy`` when ``max_pending`` is reached); request lines or headers
@@ -26,10 +31,12 @@ records travel in the snapshot.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import ssl
 import time
+from array import array
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +49,7 @@ from privtrak.reference import (
     AnnounceRequest,
     Batch,
     Event,
+    FlushPath,
     IdentificationError,
     Outcome,
     RejectCode,
@@ -56,6 +64,7 @@ from ._peers import PeerStore
 from ._sink import SqliteSink
 from ._state import new_epoch, read_state, retire_state, write_state
 from ._wire import (
+    AnnounceQuery,
     WireError,
     compact_peer,
     encode,
@@ -98,6 +107,9 @@ class TrackerServer:
                     self._latency[(action, family, error)] = self.metrics.latency.labels(
                         action, family, error)
         self.port = config.port
+        self._on_path = config.core.policy.flush_path is FlushPath.ANNOUNCE
+        self._shard_locks: dict[int, asyncio.Lock] = {}
+        self._latency_log = array("d")
 
     # -- life cycle -------------------------------------------------------------
 
@@ -112,7 +124,22 @@ class TrackerServer:
         app.router.add_get("/{passkey}/scrape", self._scrape)
         app.router.add_get("/scrape", self._scrape)
         app.router.add_get("/metrics", self._metrics)
+        if self.config.latency_log:
+            app.router.add_get("/debug/announce-latency", self._latency_report)
         return app
+
+    def announce_latencies(self) -> dict[str, object]:
+        """The exact handling times recorded so far (``http.latency_log``).
+
+        ``{"capacity": N, "recorded": n, "seconds": [...]}``: one float per
+        announce answered (ok, refused or busy), in answer order, for the
+        first ``N`` announces; each is ``time.perf_counter()`` from the moment
+        the handler was entered to the moment the response body was built,
+        so it includes any wait for a shard lock and any on-path delivery,
+        but not aiohttp's parsing before the handler or the write after it.
+        """
+        return {"capacity": self.config.latency_log, "recorded": len(self._latency_log),
+                "seconds": self._latency_log.tolist()}
 
     async def start(self) -> None:
         """Restore the state file if any, open the sink, bind and start serving."""
@@ -242,7 +269,10 @@ class TrackerServer:
 
     def _reply(self, body: bytes, action: str, family: str, error: str,
                start: float) -> web.Response:
-        self._latency[(action, family, error)].observe((time.perf_counter() - start) * 1000)
+        elapsed = time.perf_counter() - start
+        self._latency[(action, family, error)].observe(elapsed * 1000)
+        if action == "announce" and len(self._latency_log) < self.config.latency_log:
+            self._latency_log.append(elapsed)
         return web.Response(body=body, content_type="text/plain")
 
     async def _announce(self, request: web.Request) -> web.Response:
@@ -258,6 +288,23 @@ class TrackerServer:
         info_hash = self.config.hybrid_aliases.get(q.info_hash, q.info_hash)
         req = AnnounceRequest(credential, info_hash, q.peer_id,  # type: ignore[arg-type]
                               q.uploaded, q.downloaded, q.left, q.event, remote, q.port)
+        if self._on_path:
+            try:
+                shard = self.tracker.shard_of(self.identifier.identify(req))
+            except IdentificationError:
+                shard = None  # the core refuses it without touching any shard
+            if shard is not None:
+                lock = self._shard_locks.get(shard)
+                if lock is None:
+                    lock = self._shard_locks[shard] = asyncio.Lock()
+                async with lock:
+                    return await self._account(req, q, info_hash, remote, family, start)
+        return await self._account(req, q, info_hash, remote, family, start)
+
+    async def _account(self, req: AnnounceRequest, q: AnnounceQuery,  # noqa: PLR0917
+                       info_hash: bytes, remote: str, family: str,
+                       start: float) -> web.Response:
+        """The core's decision, the on-path delivery if any, the peer list."""
         now = self._now()
         result = self.tracker.announce(req, now)
         if result.flush is not None and (await self._deliver(result.flush))[1]:
@@ -326,6 +373,10 @@ class TrackerServer:
             files[h] = {b"complete": complete, b"incomplete": incomplete,
                         b"downloaded": downloaded}
         return self._reply(encode({b"files": files}), "scrape", family, "", start)
+
+    async def _latency_report(self, request: web.Request) -> web.Response:
+        return web.Response(body=json.dumps(self.announce_latencies()).encode(),
+                            content_type="application/json")
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self.metrics.registry)

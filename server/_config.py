@@ -14,6 +14,8 @@
         max_numwant: 100
         max_scrape_infohashes: 50
         shutdown_timeout: 10s       # in-flight requests, then deliveries
+        latency_log: 0              # > 0: keep the exact handling time of the first N
+                                    # announces, served at GET /debug/announce-latency
       storage:
         name: memory
         config:
@@ -86,6 +88,7 @@ class ServerConfig:
     max_numwant: int = 100
     max_scrape_infohashes: int = 50
     shutdown_timeout: float = 10.0
+    latency_log: int = 0
     peer_lifetime: int = 1860
     database: str = "privtrak.db"
     database_delay: float = 0.0
@@ -126,6 +129,12 @@ def _seconds(key: str, raw: object, *, whole: bool) -> Fraction:
 def _positive_int(key: str, raw: object) -> int:
     if type(raw) is not int or raw <= 0:
         raise ServerConfigError(key, raw, "must be a positive integer")
+    return raw
+
+
+def _count(key: str, raw: object) -> int:
+    if type(raw) is not int or raw < 0:
+        raise ServerConfigError(key, raw, "must be a non-negative integer")
     return raw
 
 
@@ -175,7 +184,7 @@ def _aliases(key: str, raw: object) -> dict[bytes, bytes]:
 
 _TOP = {"announce_interval", "min_announce_interval", "http", "storage", "prehooks"}
 _HTTP = {"addr", "tls_cert_path", "tls_key_path", "max_request_bytes", "default_numwant",
-         "max_numwant", "max_scrape_infohashes", "shutdown_timeout"}
+         "max_numwant", "max_scrape_infohashes", "shutdown_timeout", "latency_log"}
 _SERVER_OPTIONS = {"database", "database_delay", "snapshot_path", "passkeys", "hybrid_aliases"}
 
 
@@ -237,6 +246,7 @@ def parse_server_config(raw: object) -> ServerConfig:
                                             http.get("max_scrape_infohashes", 50)),
         shutdown_timeout=float(_seconds("chihaya.http.shutdown_timeout",
                                         http.get("shutdown_timeout", "10s"), whole=False)),
+        latency_log=_count("chihaya.http.latency_log", http.get("latency_log", 0)),
         peer_lifetime=int(_seconds("chihaya.storage.config.peer_lifetime",
                                    storage_config.get("peer_lifetime", "31m"), whole=True)),
         database=str(_path(f"{opt}.database", options.get("database", "privtrak.db"),

@@ -3,7 +3,11 @@
 Open loop: announce ``k`` is due at ``start + k / rate`` whatever happened to
 the ones before, so a slow server cannot slow the offered load down (no
 coordinated omission). ``connections`` keep-alive connections per process
-carry the requests (aiohttp client); each announce's **latency** is counted
+carry the requests, one at a time each: with ``client="aiohttp"`` (the
+default) through an aiohttp client session, with ``client="raw"`` through
+asyncio streams that write each request line pre-formatted and read back
+only the status line, ``Content-Length`` and the body (about half the CPU per
+announce, for rates one core cannot offer through aiohttp). Each announce's **latency** is counted
 from its due time to the end of its response, so time spent waiting for a
 free connection counts; **service** time is from sending to the response.
 
@@ -32,6 +36,7 @@ import hashlib
 import ipaddress
 import json
 import random
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -43,6 +48,11 @@ from privtrak._usage import EXIT_INTERRUPTED, EXIT_USAGE
 
 MAX_ANNOUNCES = 10_000_000
 """Most announces one run sends (it keeps every latency in memory)."""
+CLIENTS = ("aiohttp", "raw")
+"""``aiohttp``: its client session; ``raw``: asyncio streams writing
+pre-formatted HTTP/1.1 keep-alive requests and reading only the status line,
+``Content-Length`` and the body (a load generator's shortcut, for rates one
+core cannot offer through aiohttp)."""
 KINDS = ("ok", "busy", "refused", "http_error", "timeout", "connection_error", "not_sent")
 
 
@@ -60,6 +70,7 @@ class LoadSpec:
     timeout: float = 5.0
     seed: int = 1
     allow_remote: bool = False
+    client: str = "aiohttp"
 
     def check(self) -> None:
         """Raise ValueError naming the first bad field."""
@@ -81,6 +92,10 @@ class LoadSpec:
             raise ValueError(f"rate={self.rate!r}: rate x duration = "
                              f"{self.rate * self.duration:.0f} announces, more than one run "
                              f"sends ({MAX_ANNOUNCES}); split the run")
+        if self.client not in CLIENTS:
+            raise ValueError(f"client={self.client!r}: must be one of {list(CLIENTS)}")
+        if self.client == "raw" and parts.scheme != "http":
+            raise ValueError(f"url={self.url!r}: the raw client speaks plain http only")
         for name in ("users", "torrents", "connections", "processes"):
             if type(getattr(self, name)) is not int or getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r}: must be a positive integer")
@@ -103,6 +118,8 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
 
     rng = random.Random(spec.seed * 1000 + part)
     base = spec.url.rstrip("/")
+    parts = urlsplit(base)
+    prefix = base if spec.client == "aiohttp" else parts.path
     total = int(spec.rate * spec.duration)
     mine = range(part, total, spec.processes)
     passkeys = [passkey(spec.seed, u) for u in range(max(spec.users, part + 1))]
@@ -129,7 +146,7 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
         counters[key] = total_bytes
         peer = hashlib.blake2b(f"{spec.seed}:{user}:{torrent}".encode(),
                                digest_size=20).digest()
-        return (f"{base}/{passkeys[user]}/announce?info_hash={hashes[torrent]}"
+        return (f"{prefix}/{passkeys[user]}/announce?info_hash={hashes[torrent]}"
                 f"&peer_id={quote_from_bytes(peer)}&port={6881 + k % 1000}"
                 f"&uploaded={total_bytes}&downloaded={total_bytes}&left=1000"
                 f"&event={event}&numwant=10&compact=1")
@@ -181,6 +198,68 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
             else:
                 kinds["refused"] += 1
 
+    def record(due: float, sent: float, status: int, body: bytes) -> None:
+        done = time.perf_counter()
+        latencies.append(done - due)
+        service.append(done - sent)
+        if status != 200:
+            kinds["http_error"] += 1
+        elif b"14:failure reason" not in body:
+            kinds["ok"] += 1
+        elif b"tracker busy" in body:
+            kinds["busy"] += 1
+        else:
+            kinds["refused"] += 1
+
+    async def raw_worker() -> None:
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or 80
+        header = f" HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        while True:
+            due, path = await queue.get()
+            if not path:
+                break
+            sent = time.perf_counter()
+            if sent > hard_stop:
+                kinds["not_sent"] += 1
+                continue
+            in_flight[0] += 1
+            try:
+                async with asyncio.timeout(spec.timeout):
+                    if conn is None:
+                        conn = await asyncio.open_connection(host, port)
+                    reader, writer = conn
+                    writer.write(b"GET " + path.encode() + header)
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    status = int(head[9:12])
+                    found = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+                    body = await reader.readexactly(int(found.group(1)) if found else 0)
+            except TimeoutError:
+                kinds["timeout"] += 1
+                _close(conn)
+                conn = None
+                continue
+            except (OSError, ValueError, asyncio.IncompleteReadError,
+                    asyncio.LimitOverrunError):
+                kinds["connection_error"] += 1
+                _close(conn)
+                conn = None
+                continue
+            finally:
+                in_flight[0] -= 1
+            record(due, sent, status, body)
+        _close(conn)
+
+    if spec.client == "raw":
+        tasks = [asyncio.create_task(raw_worker()) for _ in range(spec.connections)]
+        await producer()
+        await _finish(tasks, hard_stop, spec.timeout)
+        kinds["not_sent"] += sum(1 for _ in range(queue.qsize()) if queue.get_nowait()[1])
+        kinds["timeout"] += in_flight[0]
+        return {"latencies": latencies, "service": service, "kinds": kinds,
+                "planned": len(mine), "elapsed": time.perf_counter() - start,
+                "started_at": started_at}
     connector = aiohttp.TCPConnector(limit=spec.connections, force_close=False)
     timeout = aiohttp.ClientTimeout(total=spec.timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout,
@@ -202,6 +281,19 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - start
     return {"latencies": latencies, "service": service, "kinds": kinds,
             "planned": len(mine), "elapsed": elapsed, "started_at": started_at}
+
+
+def _close(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None) -> None:
+    if conn is not None:
+        conn[1].close()
+
+
+async def _finish(tasks: list[asyncio.Task[None]], hard_stop: float, timeout: float) -> None:
+    # A request sent by hard_stop ends within the per-request timeout.
+    await asyncio.wait(tasks, timeout=max(0.0, hard_stop - time.perf_counter()) + timeout + 1)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _run_part_sync(spec: LoadSpec, part: int) -> dict[str, Any]:
@@ -267,6 +359,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="client processes sharing the rate")
     parser.add_argument("--timeout", type=float, default=5.0, help="per request, seconds")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--client", choices=CLIENTS, default="aiohttp",
+                        help="HTTP client: aiohttp, or raw keep-alive streams for high rates")
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow a target that is not a loopback address")
 
@@ -277,7 +371,7 @@ def run(args: argparse.Namespace) -> int:
     remote target without ``--allow-remote``); 130 on Ctrl-C."""
     spec = LoadSpec(args.url, args.rate, args.duration, args.users, args.torrents,
                     args.connections, args.processes, args.timeout, args.seed,
-                    args.allow_remote)
+                    args.allow_remote, args.client)
     try:
         spec.check()
     except ValueError as exc:

@@ -18,6 +18,8 @@ from privtrak.server.load import LoadSpec, info_hash, passkey, run_load
     (LoadSpec("http://127.0.0.1:1", 0, 1), "rate"),
     (LoadSpec("http://127.0.0.1:1", 10, 1, users=0), "users"),
     (LoadSpec("http://127.0.0.1:1", 1e6, 11), "rate"),
+    (LoadSpec("http://127.0.0.1:1", 10, 1, client="curl"), "client"),
+    (LoadSpec("https://127.0.0.1:1", 10, 1, client="raw"), "url"),
 ])
 def test_bad_specs_are_refused_naming_the_field(spec: LoadSpec, field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field}="):
@@ -35,11 +37,12 @@ def test_virtual_identities_are_deterministic() -> None:
     assert len(passkey(1, 7)) == 32 and len(info_hash(1, 3)) == 20
 
 
-def test_a_short_run_is_answered_and_accounted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["aiohttp", "raw"])
+def test_a_short_run_is_answered_and_accounted(tmp_path: Path, client: str) -> None:
     async def scenario() -> tuple[dict[str, object], int]:
         async with running(tmp_path, batch_size=1) as (srv, _):
             spec = LoadSpec(f"http://127.0.0.1:{srv.port}", rate=100, duration=1.0,
-                            users=5, torrents=2, connections=4)
+                            users=5, torrents=2, connections=4, client=client)
             report = await asyncio.to_thread(run_load, spec)
             return report, srv.tracker.metrics().announces
 
@@ -52,7 +55,9 @@ def test_a_short_run_is_answered_and_accounted(tmp_path: Path) -> None:
     assert isinstance(latency, dict) and 0 < latency["p50_ms"] <= latency["p99_ms"]
 
 
-def test_every_planned_announce_is_counted_once_when_nobody_answers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["aiohttp", "raw"])
+def test_every_planned_announce_is_counted_once_when_nobody_answers(tmp_path: Path,
+                                                                    client: str) -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(65536)  # read the request, never answer
 
@@ -61,7 +66,7 @@ def test_every_planned_announce_is_counted_once_when_nobody_answers(tmp_path: Pa
         port = server.sockets[0].getsockname()[1]
         async with server:
             spec = LoadSpec(f"http://127.0.0.1:{port}", rate=200, duration=0.5,
-                            connections=4, timeout=0.5)
+                            connections=4, timeout=0.5, client=client)
             return await asyncio.to_thread(run_load, spec)
 
     report = asyncio.run(scenario())
@@ -69,3 +74,23 @@ def test_every_planned_announce_is_counted_once_when_nobody_answers(tmp_path: Pa
     assert isinstance(responses, dict)
     assert sum(responses.values()) == report["planned"] == 100
     assert responses["ok"] == 0 and responses["timeout"] >= 4
+
+
+@pytest.mark.parametrize("client", ["aiohttp", "raw"])
+def test_http_errors_and_refusals_are_counted_apart(tmp_path: Path, client: str) -> None:
+    """A 404 (wrong path prefix) is an http_error; a refused passkey a refusal."""
+    async def scenario() -> tuple[dict[str, object], dict[str, object]]:
+        async with running(tmp_path, passkeys=["c3" * 16]) as (srv, _):
+            base = f"http://127.0.0.1:{srv.port}"
+            missing = LoadSpec(base + "/nowhere", rate=20, duration=0.5, users=2,
+                               torrents=1, connections=2, client=client)
+            refused = LoadSpec(base, rate=20, duration=0.5, users=2, torrents=1,
+                               connections=2, client=client)
+            return (await asyncio.to_thread(run_load, missing),
+                    await asyncio.to_thread(run_load, refused))
+
+    missing, refused = asyncio.run(scenario())
+    assert missing["responses"] == {"ok": 0, "busy": 0, "refused": 0, "http_error": 10,
+                                    "timeout": 0, "connection_error": 0, "not_sent": 0}
+    assert refused["responses"] == {"ok": 0, "busy": 0, "refused": 10, "http_error": 0,
+                                    "timeout": 0, "connection_error": 0, "not_sent": 0}
