@@ -23,6 +23,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (where add_arguments(parser) and run(args) -> int are, help); where is a
     # module ("pkg.mod") or an object in one ("pkg.mod:name") holding both
     "sim": ("privtrak.sim.cli", "run a swarm simulation of a scenario and write its results"),
+    "report": ("privtrak.capacity.cli",
+               "run a capacity study (sweeps, replications, thresholds) and write a report "
+               "with figures (--check DIR: verify a committed one)"),
     "conform": ("privtrak.conformance.cli:conform",
                 "run the conformance vectors against an implementation's adapter "
                 "(and 'conform fuzz': differential fuzzing)"),

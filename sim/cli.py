@@ -138,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
         result = run_scenario(scenario, on_progress=progress, simulation=sims.append)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
         paths = result.write(out_dir)
+        # The figures live with the other drawing code (privtrak.capacity); imported
+        # here so that privtrak --help does not load matplotlib.
+        from privtrak.capacity import draw_run_figures  # noqa: PLC0415
+
+        paths += draw_run_figures(result.to_data(), out_dir)
     except KeyboardInterrupt:
         print("privtrak sim: abandoned; nothing written", file=sys.stderr)
         return 130

@@ -13,6 +13,10 @@ def test_sample_default_report_regenerates_byte_for_byte(tmp_path: Path) -> None
     committed = sorted(p.name for p in SAMPLE.iterdir())
     assert committed == sorted(p.name for p in tmp_path.iterdir())
     for name in committed:
+        if name.endswith((".png", ".svg")):
+            # Figures: drawn from the files compared below; their bytes depend on the
+            # matplotlib and FreeType versions, so only their presence is checked.
+            continue
         assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), (
             f"{name} differs: regenerate with "
             "python -m privtrak sim --out reports/sample-default --no-progress")
