@@ -35,7 +35,7 @@ from ._database import Database
 from ._delivery import DeliveryPath
 from ._gc import garbage_collector
 from ._hooks import HookMode, hook_mode
-from ._kernel import SimEnvironment
+from ._kernel import CollectorTruce, SimEnvironment
 from ._request_path import RequestPath
 from ._scenario import Scenario
 from ._stats import Bucket, Gauges, LatencyLog, close_bucket
@@ -190,9 +190,21 @@ class Simulation:
         self.env.stopped = True
 
     def run(self) -> None:
-        """Run the scenario to its end (or to an interruption), then settle."""
+        """Run the scenario to its end (or to an interruption), then settle.
+
+        Python's cyclic collector is kept off the population while the run
+        goes (:class:`~._kernel.CollectorTruce`) and left as it was found."""
+        truce = CollectorTruce()
+        truce.pause()
+        try:
+            self._run(truce.freeze_survivors)
+        finally:
+            truce.restore()
+
+    def _run(self, after_setup: Callable[[], None]) -> None:
         env, work = self.env, self.scenario.workload
         self.clients.populate(self._prime if work.warm_start else None)
+        after_setup()
         if work.arrival_rate > 0:
             env.process(self.clients.poisson_arrivals())
         if work.flash_crowd is not None:
