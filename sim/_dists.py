@@ -119,7 +119,8 @@ class Dist:
         inv_shape = 1.0 / a
 
         def weibull() -> float:
-            return b * (-log(1.0 - rnd())) ** inv_shape
+            value: float = b * (-log(1.0 - rnd())) ** inv_shape  # float ** float is typed Any
+            return value
         return weibull
 
     def to_data(self) -> dict[str, object]:

@@ -5,7 +5,8 @@ at the simulated instant (``now = int(env.now) + start_epoch``); the model
 only adds time, contention and cost. Its parts, each a module (as SimPy
 splits its ``core`` from its ``resources``):
 
-* ``_kernel.py``: the clock, a counting ``simpy.Environment``;
+* ``_kernel.py``: the clock, a counting ``simpy.Environment``, and the
+  truce that keeps Python's cyclic collector off the population;
 * ``_resources.py``: the FIFO lock and the connection pool;
 * ``_clients.py``: the virtual clients, from the workload to announces;
 * ``_request_path.py``: shard locks and the core's announce;

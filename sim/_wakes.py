@@ -89,9 +89,14 @@ class WakeQueue:
 
     def first_time(self) -> float | None:
         """The earliest item's ``wake_at``, or None when empty."""
-        if not self._load():
-            return None
-        t: float = self._current[self._pos].wake_at
+        pos = self._pos
+        current = self._current
+        if pos >= len(current):
+            if not self._load():
+                return None
+            pos = 0
+            current = self._current
+        t: float = current[pos].wake_at
         return t
 
     def pop_due(self, now: float) -> Any:
