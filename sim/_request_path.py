@@ -123,7 +123,8 @@ class RequestPath:
         res = self.core_announce(req, int(now) + self.epoch)
         if not self._account(s, up, down, event, res):
             self.sim.bucket.rejected += 1
-        self.wait_sum += now - arrival
+        if job is not None:  # an announce served at once waited 0.0 s (adding it is a no-op)
+            self.wait_sum += now - arrival
         flush = res.flush
         if flush is not None:
             held = job if job is not None else Job(s, up, down, left, event, arrival)
