@@ -76,21 +76,25 @@ class Clients:
         self.answers_at_once = False
         """The hook mode answers every announce as it is sent (posthook)."""
         self._wakes = WakeQueue()
+        self._push = self._wakes.push
+        self._late_quantile = w.late_delay.quantile
         self._armed_at = _INF
         self._armed_id = 0
         self._seq = 0
 
     # -- the wake-up schedule -----------------------------------------------------
 
-    def _wake_at(self, s: Session | None, t: float, kind: int) -> None:
-        if s is None:
-            # Rejoins are keyed apart from sessions (negative), in planning order.
-            self._seq -= 1
-            self._wakes.push(Rejoin(t, self._seq))
-        else:
-            s.wk = kind
-            s.wake_at = t
-            self._wakes.push(s)
+    def _wake_at(self, s: Session, t: float, kind: int) -> None:
+        s.wk = kind
+        s.wake_at = t
+        self._push(s)
+        if t < self._armed_at:
+            self._arm(t)
+
+    def _rejoin_at(self, t: float) -> None:
+        # Rejoins are keyed apart from sessions (negative), in planning order.
+        self._seq -= 1
+        self._push(Rejoin(t, self._seq))
         if t < self._armed_at:
             self._arm(t)
 
@@ -130,7 +134,7 @@ class Clients:
             announce_at = t + self.interval + (2.0 * u_jitter - 1.0) * self.jitter
             late = self.late_fraction
             if late and u_late < late:
-                announce_at += self.work.late_delay.quantile(
+                announce_at += self._late_quantile(
                     unit_pair(self.salt, s.serial, -1 - s.k, restarted)[0])
         # The earliest planned transition wins; a restart always comes before
         # the end (t_restart < t_end), so it happens even after a late answer.
@@ -270,7 +274,7 @@ class Clients:
     def _plan_rejoin(self, s: Session) -> None:
         at = s.t_end + self._rejoin_gap()
         if at < self.end_time:
-            self._wake_at(None, at, ANNOUNCE)
+            self._rejoin_at(at)
 
     def populate(self, prime: Callable[[Session], None] | None) -> None:
         """The sessions running at time 0; ``prime(s)`` teaches the tracker a

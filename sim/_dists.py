@@ -31,6 +31,8 @@ from ._errors import ScenarioError
 from ._units import parse_quantity
 
 _STD_NORMAL = NormalDist()
+_NV_MAGICCONST = 4 * math.exp(-0.5) / math.sqrt(2.0)
+"""The constant of ``random.normalvariate`` (Kinderman and Monahan)."""
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "constant": ("value",),
@@ -79,23 +81,47 @@ class Dist:
         return float(b * (-math.log1p(-u)) ** (1 / a))
 
     def sampler(self, rng: random.Random) -> Callable[[], float]:
-        """A zero-argument function drawing from this distribution with ``rng``."""
+        """A zero-argument function drawing from this distribution with ``rng``.
+
+        Each draw is the same number ``random.Random``'s own method gives
+        (``expovariate``, ``uniform``, ``lognormvariate``, ``weibullvariate``)
+        from the same state: the same formula on the same ``rng.random()``
+        values, written out so that a draw is one call instead of two or
+        three (``tests/sim/test_sim_dists.py`` compares them).
+        """
         f, a, b = self.family, self.a, self.b
+        rnd = rng.random
+        log = math.log
         if f == "constant" or (f == "lognormal" and b == 0.0):
             return lambda: a
         if f == "exponential":
             rate = 1.0 / a
-            expo = rng.expovariate
-            return lambda: expo(rate)
+
+            def expo() -> float:
+                return -log(1.0 - rnd()) / rate
+            return expo
         if f == "uniform":
-            uni = rng.uniform
-            return lambda: uni(a, b)
+            span = b - a
+            return lambda: a + span * rnd()
         if f == "lognormal":
             mu = math.log(a)
-            logn = rng.lognormvariate
-            return lambda: logn(mu, b)
-        weib = rng.weibullvariate
-        return lambda: weib(b, a)
+            exp = math.exp
+
+            def lognormal() -> float:
+                # Kinderman and Monahan's ratio of uniforms, as normalvariate.
+                while True:
+                    u1 = rnd()
+                    u2 = 1.0 - rnd()
+                    z = _NV_MAGICCONST * (u1 - 0.5) / u2
+                    if z * z / 4.0 <= -log(u2):
+                        return exp(mu + z * b)
+            return lognormal
+        inv_shape = 1.0 / a
+
+        def weibull() -> float:
+            value: float = b * (-log(1.0 - rnd())) ** inv_shape  # float ** float is typed Any
+            return value
+        return weibull
 
     def to_data(self) -> dict[str, object]:
         """The scenario form of this distribution (canonical, for results)."""

@@ -5,7 +5,8 @@ at the simulated instant (``now = int(env.now) + start_epoch``); the model
 only adds time, contention and cost. Its parts, each a module (as SimPy
 splits its ``core`` from its ``resources``):
 
-* ``_kernel.py``: the clock, a counting ``simpy.Environment``;
+* ``_kernel.py``: the clock, a counting ``simpy.Environment``, and the
+  truce that keeps Python's cyclic collector off the population;
 * ``_resources.py``: the FIFO lock and the connection pool;
 * ``_clients.py``: the virtual clients, from the workload to announces;
 * ``_request_path.py``: shard locks and the core's announce;
@@ -35,7 +36,7 @@ from ._database import Database
 from ._delivery import DeliveryPath
 from ._gc import garbage_collector
 from ._hooks import HookMode, hook_mode
-from ._kernel import SimEnvironment
+from ._kernel import CollectorTruce, SimEnvironment
 from ._request_path import RequestPath
 from ._scenario import Scenario
 from ._stats import Bucket, Gauges, LatencyLog, close_bucket
@@ -190,9 +191,21 @@ class Simulation:
         self.env.stopped = True
 
     def run(self) -> None:
-        """Run the scenario to its end (or to an interruption), then settle."""
+        """Run the scenario to its end (or to an interruption), then settle.
+
+        Python's cyclic collector is kept off the population while the run
+        goes (:class:`~._kernel.CollectorTruce`) and left as it was found."""
+        truce = CollectorTruce()
+        truce.pause()
+        try:
+            self._run(truce.freeze_survivors)
+        finally:
+            truce.restore()
+
+    def _run(self, after_setup: Callable[[], None]) -> None:
         env, work = self.env, self.scenario.workload
         self.clients.populate(self._prime if work.warm_start else None)
+        after_setup()
         if work.arrival_rate > 0:
             env.process(self.clients.poisson_arrivals())
         if work.flash_crowd is not None:

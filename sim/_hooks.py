@@ -16,6 +16,7 @@ name:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from privtrak.reference import Batch, Event
@@ -62,6 +63,11 @@ class HookMode:
                arrival: float, done: float, ok: bool) -> None:
         """The tracker's answer to the announce that arrived at ``arrival``."""
 
+    def answerer(self) -> Callable[[Job | None, Session, Event, float, float, bool], None]:
+        """The function the request path calls for :meth:`answer`: the method
+        itself, or the one it would forward to (one call fewer per announce)."""
+        return self.answer
+
 
 class _ClientWaits(HookMode):
     """The client waits for the answer: an open request, a client timeout."""
@@ -76,6 +82,9 @@ class _ClientWaits(HookMode):
     def answer(self, job: Job | None, s: Session, event: Event,  # noqa: PLR0917
                arrival: float, done: float, ok: bool) -> None:
         self.clients.respond(job, s, event, arrival, done, ok)
+
+    def answerer(self) -> Callable[[Job | None, Session, Event, float, float, bool], None]:
+        return self.clients.respond
 
 
 class _DeliverUnderLock(HookMode):

@@ -67,6 +67,8 @@ class RequestPath:
         self.core_announce: Callable[[AnnounceRequest, int], AnnounceResult] = (
             self.tracker.announce)
         """The core's announce (replaceable to time it)."""
+        self._account = self.books.account
+        self._answer = hook.answerer()
         self.jobs = 0
         """Announces waiting for a lock, or holding one during a delivery."""
         self.arrivals = 0
@@ -119,9 +121,10 @@ class RequestPath:
         req = self.build_request(s.cred, s.info_hash, peer_id_of(s.serial), up, down, left,
                                  event)
         res = self.core_announce(req, int(now) + self.epoch)
-        if not self.books.account(s, up, down, event, res):
+        if not self._account(s, up, down, event, res):
             self.sim.bucket.rejected += 1
-        self.wait_sum += now - arrival
+        if job is not None:  # an announce served at once waited 0.0 s (adding it is a no-op)
+            self.wait_sum += now - arrival
         flush = res.flush
         if flush is not None:
             held = job if job is not None else Job(s, up, down, left, event, arrival)
@@ -135,7 +138,7 @@ class RequestPath:
             self.jobs -= 1
             self.hook.finished(job)
         lock.release_after(now, svc)
-        self.hook.answer(job, s, event, arrival, done, res.outcome is not _REJECTED)
+        self._answer(job, s, event, arrival, done, res.outcome is not _REJECTED)
 
     def hold_for_delivery(self, lock: FifoLock, job: Job, fresh: bool) -> None:
         """``job`` keeps ``lock`` while the batch it was handed is delivered."""
@@ -154,4 +157,4 @@ class RequestPath:
         self.jobs -= 1
         self.hook.finished(job)
         lock.release(now)
-        self.hook.answer(job, job.s, job.event, job.arrival, now, ok)
+        self._answer(job, job.s, job.event, job.arrival, now, ok)

@@ -89,21 +89,32 @@ class WakeQueue:
 
     def first_time(self) -> float | None:
         """The earliest item's ``wake_at``, or None when empty."""
-        if not self._load():
-            return None
-        t: float = self._current[self._pos].wake_at
+        pos = self._pos
+        current = self._current
+        if pos >= len(current):
+            if not self._load():
+                return None
+            pos = 0
+            current = self._current
+        t: float = current[pos].wake_at
         return t
 
     def pop_due(self, now: float) -> Any:
         """Remove and return the earliest item if its ``wake_at`` is ``<= now``,
         else None."""
-        if (self._current_second is None or self._pos >= len(self._current)) and (
-                not self._load()):
-            return None
-        item = self._current[self._pos]
+        # _current is empty whenever no bucket is current, so one length
+        # check tells whether the current bucket still has items.
+        pos = self._pos
+        current = self._current
+        if pos >= len(current):
+            if not self._load():
+                return None
+            pos = 0
+            current = self._current
+        item = current[pos]
         if item.wake_at > now:
             return None
-        self._pos += 1
+        self._pos = pos + 1
         self._size -= 1
         return item
 

@@ -30,6 +30,7 @@ _INF = float("inf")  # one shared object: most sessions never restart
 
 
 _HALF = 1.0 / 4294967296.0
+_new_session = object.__new__
 
 
 def unit_pair(salt: int, serial: int, k: int, restarted: bool | int) -> tuple[float, float]:
@@ -221,52 +222,57 @@ class SessionFactory:
     def new(self, t: float, *, initial: bool, slot: bool, user: int | None = None,
             torrent: int | None = None, leecher: bool | None = None) -> Session:
         """A new session at ``t``; ``initial`` ones were already running at time 0."""
+        # Draws happen in a fixed order (the workload's common random numbers):
+        # user, torrent, upload rate, download rate, size, leecher, seeding
+        # time, then the life draws below.
         w, pop, life = self.work, self.pop_rng, self.life_rng
+        cat = self.cat
         if user is None:
-            user = pop.randrange(self.cat.users)
+            user = pop.randrange(cat.users)
         if torrent is None:
-            torrent = self.cat.pick_torrent(pop.random())
-        s = Session()
-        self.serial += 1
+            torrent = cat.pick_torrent(pop.random())
+        s = _new_session(Session)
+        self.serial = serial = self.serial + 1
         self.created += 1
-        s.serial = self.serial
-        s.cred, s.shard = self.cat.user(user)
-        s.info_hash = self.cat.info_hash(torrent)
-        s.up_rate = self._up()
-        s.down_rate = max(self._down(), 1e-9)
-        size = max(1, int(self._size()))
+        s.serial = serial
+        s.cred, s.shard = cat.user(user)
+        s.info_hash = cat.info_hash(torrent)
+        s.up_rate = up_rate = self._up()
+        down_rate = self._down()
+        s.down_rate = down_rate = down_rate if down_rate > 1e-9 else 1e-9
+        size = self._size()
+        size = int(size) if size >= 1 else 1
         if leecher is None:
             leecher = life.random() < w.leecher_fraction
         seeding = self._seeding()
-        s.base_up = s.base_down = 0
+        base_up = base_down = 0
         if leecher:
             done_before = int(size * life.random()) if initial else 0
-            s.lneed = size - done_before
-            s.base_down = done_before
+            lneed = size - done_before
+            base_down = done_before
             if initial:
-                s.base_up = int(s.up_rate * done_before / s.down_rate)
+                base_up = int(up_rate * done_before / down_rate)
+            t_done = t + lneed / down_rate if lneed else t
         else:
-            s.lneed = 0
+            lneed = 0
             if initial:
-                s.base_up = int(s.up_rate * w.announce_interval * life.random())
+                base_up = int(up_rate * w.announce_interval * life.random())
+            t_done = t
+        s.lneed = lneed
+        s.base_up = s.acc_up = base_up
+        s.base_down = s.acc_down = base_down
         s.origin = t
         s.up0 = s.dn0 = 0
-        t_done = t + s.lneed / s.down_rate if s.lneed else t
-        s.t_end = t_done + seeding
+        s.t_end = t_end = t_done + seeding
         s.flags = ((VANISH if life.random() < w.vanish_fraction else 0)
                    | (0 if leecher else DONE_SENT))
         restart_u = life.random()
         where = life.random()
-        s.t_restart = (t + where * (s.t_end - t)
-                       if restart_u < w.restart_fraction and s.t_end > t else _INF)
-        s.k = 0
-        s.acc_up = s.base_up
-        s.acc_down = s.base_down
-        s.outstanding = 0
+        s.t_restart = (t + where * (t_end - t)
+                       if restart_u < w.restart_fraction and t_end > t else _INF)
+        s.k = s.outstanding = s.failures = s.wk = 0
         s.end_cause = ""
-        s.failures = 0
         s.retry_event = None
-        s.wk = 0
         s.wake_at = 0.0
         return s
 
