@@ -11,7 +11,14 @@ from typing import Any
 
 from ._codec import config_to_mapping, encode_batch, encode_record
 from ._config import Config, default_config, parse_config, parse_go_duration
-from ._errors import ConfigError, InvalidInput, PrivtrakError, SnapshotError, UsageError
+from ._errors import (
+    ConfigError,
+    InvalidInput,
+    PrivtrakError,
+    SnapshotError,
+    Unmodelled,
+    UsageError,
+)
 from ._identify import (
     IdentificationError,
     PasskeyIdentifier,
@@ -26,6 +33,7 @@ from ._policy import (
     BaselineKey,
     CounterDecrease,
     CounterLimit,
+    ExpiryPanic,
     FailedBatch,
     FlushPath,
     HandlerFailure,
@@ -33,6 +41,7 @@ from ._policy import (
     StaleOnAnnounce,
     StartedOnKnown,
     StoppedUnknown,
+    StopEntries,
     StopUndelivered,
 )
 from ._results import (
@@ -95,6 +104,7 @@ __all__ = [
     "ConfigError",
     "CounterDecrease",
     "CounterLimit",
+    "ExpiryPanic",
     "DeltaRecord",
     "EntryView",
     "Event",
@@ -117,11 +127,13 @@ __all__ = [
     "SnapshotError",
     "StaleOnAnnounce",
     "StartedOnKnown",
+    "StopEntries",
     "StopUndelivered",
     "StoppedUnknown",
     "Tracker",
     "TrackerState",
     "UnixSeconds",
+    "Unmodelled",
     "UsageError",
     "UserId",
     "UserIdentifier",

@@ -43,17 +43,20 @@ from collections import Counter
 
 from ._batching import Batcher
 from ._config import Config
-from ._errors import UsageError
+from ._errors import Unmodelled, UsageError
+from ._go_slices import Change, after_announce_panic, after_gc_panic, grown_capacity
 from ._identify import IdentificationError, PasskeyIdentifier, UserIdentifier
 from ._policy import (
     BaselineKey,
     CounterDecrease,
     CounterLimit,
+    ExpiryPanic,
     FailedBatch,
     FlushPath,
     HandlerFailure,
     StaleOnAnnounce,
     StartedOnKnown,
+    StopEntries,
     StoppedUnknown,
     StopUndelivered,
 )
@@ -132,10 +135,13 @@ def unpack_entry(packed: int) -> tuple[int, int, int, bool]:
 class _User:
     """A user's entries (keyed by infohash, or infohash+peer id) and shard."""
 
-    __slots__ = ("entries", "oldest", "shard")
+    __slots__ = ("cap", "entries", "oldest", "shard")
 
     def __init__(self, shard: int, oldest: int) -> None:
         self.shard = shard
+        # The capacity the seed's Go slice of this user's entries would have
+        # (R7.3 ``abort`` needs it to tell what a panic leaves behind).
+        self.cap = 1
         self.entries: dict[bytes, int] = {}  # key -> pack_entry(...)
         # A lower bound of min(last_seen) over entries: while it is not below
         # the purge cutoff, no entry can be stale and the scan is skipped.
@@ -166,6 +172,9 @@ class Tracker:
         # hashing an enum member costs a Python-level call on every announce.
         self._outcome_counts = [0] * len(_OUTCOMES)
         self._record_counts = [0] * len(_KINDS)
+        # Users whose stored list an announce-path panic corrupted (R7.3
+        # ``abort``): the seed's list, duplicates included, as Go holds it.
+        self._corrupted: dict[UserId, tuple[tuple[bytes, int], ...]] = {}
         self._configure_hot_path()
 
     def _configure_hot_path(self) -> None:
@@ -180,6 +189,7 @@ class Tracker:
         self._event_records = pol.event_records
         self._purge_on_announce = pol.purge_on_announce
         self._purge_records = pol.purge_records
+        self._abort_on_panic = pol.expiry_panic is ExpiryPanic.ABORT
         self._batch_size = cfg.batch_size
         self._lifetime = cfg.peer_lifetime
         self._max_pending = cfg.max_pending
@@ -214,7 +224,7 @@ class Tracker:
     def entries(self) -> list[EntryView]:
         """Every stored baseline, sorted by (user, infohash, peer id)."""
         views = [self._view(uid, key, e) for uid, u in self._users.items()
-                 for key, e in u.entries.items()]
+                 for key, e in self._corrupted.get(uid, u.entries.items())]
         views.sort(key=lambda v: (v.user, v.info_hash, v.peer_id or b""))
         return views
 
@@ -313,14 +323,23 @@ class Tracker:
         Raises :class:`UsageError` only for a decreasing ``now``; every
         refusal is a result with ``outcome == REJECTED``.
         """
-        if now != self._now or type(now) is not int:
-            self._now = _check_time(now, self._now)
+        previous = self._now
+        if now != previous or type(now) is not int:
+            self._now = _check_time(now, previous)
         if self._state is not _OPEN:
+            if self._state is TrackerState.CRASHED:
+                self._now = previous
+                self._check_alive()
             return self._reject(RejectCode.CLOSING, "the tracker is stopping")
         try:
             user = self._identifier.identify(request)
         except IdentificationError as exc:
             return self._reject(exc.code, str(exc))
+        if self._corrupted and user in self._corrupted:
+            self._now = previous
+            raise Unmodelled(f"user {user.hex()}: the seed's expiry panic corrupted this "
+                             "user's stored list; what Go does with it next is not modelled "
+                             "(R7.3)")
         up = request.uploaded
         down = request.downloaded
         if self._reject_big and (up > INT64_MAX or down > INT64_MAX):
@@ -394,6 +413,12 @@ class Tracker:
                                 f"DeltaHandler (max_pending={self._max_pending}); retry later")
 
         # -- from here on the announce is accepted and state changes --
+        # R7.3 ``abort``: keep the stored list if this announce's purge may panic.
+        before: dict[bytes, int] | None = None
+        before_cap = 0
+        if (self._abort_on_panic and self._purge_on_announce and ustate is not None
+                and ustate.oldest < now - self._lifetime):
+            before, before_cap = dict(ustate.entries), ustate.cap
         if ustate is None:
             ustate = _User(shard_of(user, self._config.shard_count), now)
             if outcome is not _O_STOPPED_UNKNOWN:
@@ -412,6 +437,8 @@ class Tracker:
             entries[key] = ((now << _SEEN_SHIFT) | (_COMPLETED_BIT if event is _COMPLETED else 0)
                             | (down << _DOWN_SHIFT) | up)
             self._entry_count += 1
+            if len(entries) > ustate.cap:
+                ustate.cap = grown_capacity(ustate.cap)
         else:
             entries[key] = ((now << _SEEN_SHIFT) | (entry & _COMPLETED_BIT)
                             | (_COMPLETED_BIT if event is _COMPLETED else 0)
@@ -438,6 +465,13 @@ class Tracker:
             buffered = len(batcher.buffers[shard])
         panic = False
         if self._purge_on_announce and ustate.oldest < now - self._lifetime:
+            if before is not None and self._announce_panic(user, ustate, before, before_cap,
+                                                           key, now - self._lifetime):
+                # Go panicked inside the purge: the record is buffered, the
+                # write-back and the batch-size check never ran (R7.3).
+                return _new_tuple(AnnounceResult, (
+                    outcome, user, record, credited_up, credited_down, cause, att_up,
+                    att_down, None, None, "", True))
             panic = self._purge_user(user, ustate, now - self._lifetime, now)
             buffered = len(batcher.buffers[shard])
         if not entries and user in self._users:
@@ -483,6 +517,36 @@ class Tracker:
             if buffered >= self._batch_size and not self._on_path:
                 self._batcher.seal(ustate.shard, now)
 
+    def _announce_panic(self, user: UserId, ustate: _User, before: dict[bytes, int],
+                        before_cap: int, key: bytes, cutoff: int) -> bool:
+        """R7.3 ``abort`` on the announce path: if the seed's loop panics here,
+        leave the user's list as Go leaves it, mark the user corrupted and
+        return True; otherwise change nothing and return False."""
+        entries = ustate.entries
+        stale = sorted(k for k, e in entries.items() if e >> _SEEN_SHIFT < cutoff)
+        if not stale or stale[0] == max(entries):
+            return False
+        was, now_in = key in before, key in entries
+        change = (Change.UPDATE if was and now_in else Change.REMOVE if was
+                  else Change.INSERT if now_in else None)
+        old_list = sorted(before.items())
+        if change is None:
+            view = after_gc_panic(old_list, set(stale))
+        else:
+            view = after_announce_panic(old_list, before_cap, change, key,
+                                        entries.get(key, 0), set(stale))
+        self._entry_count += len(view) - len(entries)
+        ustate.entries = dict(view)
+        ustate.cap = before_cap  # the map kept the old slice header
+        self._corrupted[user] = tuple(view)
+        self._counts["seed_panics"] += 1
+        return True
+
+    def _check_alive(self) -> None:
+        if self._state is TrackerState.CRASHED:
+            raise Unmodelled("the seed's process died in a GC panic (R7.3 abort); nothing "
+                             "after it is modelled")
+
     def _purge_user(self, user: UserId, ustate: _User, cutoff: int, now: int) -> bool:
         """Drop ``user``'s entries last seen before ``cutoff`` (R7.1).
 
@@ -512,8 +576,13 @@ class Tracker:
         in shard order (R6.2). The next GC is due ``gc_interval`` later.
         """
         _check_time(now, self._now)
+        self._check_alive()
         if self._state is TrackerState.CLOSED:
             raise UsageError("collect_garbage() after close()")
+        if self._corrupted:
+            raise Unmodelled(f"users {sorted(u.hex() for u in self._corrupted)} hold lists an "
+                             "announce-path panic corrupted; GC over them is not modelled "
+                             "(R7.3)")
         self._now = now
         cutoff = now - self._lifetime
         scanned = self._entry_count
@@ -523,8 +592,21 @@ class Tracker:
         # ``oldest`` is a lower bound of each user's last_seen, so users at or
         # above the cutoff hold nothing stale and are not visited at all.
         candidates = sorted(u for u, state in self._users.items() if state.oldest < cutoff)
+        if self._abort_on_panic:
+            # The seed walks shards in order (users in map order inside one).
+            candidates.sort(key=lambda u: self._users[u].shard)
         for user in candidates:
             ustate = self._users[user]
+            if self._abort_on_panic and self._gc_panic(user, ustate, candidates, cutoff):
+                self._counts["gc_runs"] += 1
+                self._counts["gc_scanned"] += scanned
+                others = any(self._users[u].shard == ustate.shard and u != user and any(
+                    e >> _SEEN_SHIFT < cutoff for e in self._users[u].entries.values())
+                    for u in candidates)
+                return GcResult(scanned, before_entries - self._entry_count,
+                                before_users - len(self._users),
+                                self._counts["purges_deferred"] - deferred_before, (), True,
+                                others)
             panic |= self._purge_user(user, ustate, cutoff, now)
             if not ustate.entries:
                 del self._users[user]
@@ -537,6 +619,23 @@ class Tracker:
         return GcResult(scanned, before_entries - self._entry_count,
                         before_users - len(self._users),
                         self._counts["purges_deferred"] - deferred_before, tuple(sealed), panic)
+
+    def _gc_panic(self, user: UserId, ustate: _User, candidates: list[UserId],
+                  cutoff: int) -> bool:
+        """R7.3 ``abort`` in GC: if the seed's loop panics on ``user``, leave its
+        list as Go leaves it (nothing removed, survivors shifted and repeated),
+        mark the process dead and return True."""
+        entries = ustate.entries
+        stale = sorted(k for k, e in entries.items() if e >> _SEEN_SHIFT < cutoff)
+        if not stale or stale[0] == max(entries):
+            return False
+        view = after_gc_panic(sorted(entries.items()), set(stale))
+        self._corrupted[user] = tuple(view)
+        self._entry_count += len(view) - len(entries)
+        ustate.entries = dict(view)
+        self._counts["seed_panics"] += 1
+        self._state = TrackerState.CRASHED
+        return True
 
     def _seal_all(self, now: int) -> list[int]:
         batcher = self._batcher
@@ -553,6 +652,7 @@ class Tracker:
         its outcome once. Raises :class:`UsageError` after :meth:`close`.
         """
         _check_time(now, self._now)
+        self._check_alive()
         if self._state is TrackerState.CLOSED:
             raise UsageError("next_batch() after close()")
         self._now = now
@@ -567,6 +667,7 @@ class Tracker:
     def batch_succeeded(self, batch_id: int, now: int) -> None:
         """The handler persisted the batch: it leaves the tracker for good (R6.4)."""
         _check_time(now, self._now)
+        self._check_alive()
         pending = self._batcher.resolve(batch_id)
         self._now = now
         records = pending.batch.records
@@ -588,6 +689,7 @@ class Tracker:
         its path must fail with ``handler_failed``.
         """
         _check_time(now, self._now)
+        self._check_alive()
         pending = self._batcher.resolve(batch_id)
         self._now = now
         self._counts["batches_failed"] += 1
@@ -620,7 +722,7 @@ class Tracker:
     def next_deadline(self) -> int | None:
         """The earliest time at which something becomes due: a GC, an age
         seal, or a batch whose backoff ends. ``None`` when nothing is due."""
-        if self._state is TrackerState.CLOSED:
+        if self._state in (TrackerState.CLOSED, TrackerState.CRASHED):
             return None
         candidates = [] if self._state is not TrackerState.OPEN else [self._next_gc_at]
         if self._config.max_batch_age is not None:
@@ -637,11 +739,17 @@ class Tracker:
         hand out every waiting batch, ignoring backoff. Deliver them, report
         each outcome, then call :meth:`close`."""
         _check_time(now, self._now)
+        self._check_alive()
         if self._state is not TrackerState.OPEN:
             raise UsageError(f"stop() called in state {self._state}")
         self._now = now
         self._state = TrackerState.STOPPING
         self._seal_all(now)
+        if self._config.policy.stop_entries is StopEntries.FORGET:
+            # R8.3 seed: Stop replaces every shard with an empty one.
+            self._users.clear()
+            self._corrupted.clear()
+            self._entry_count = 0
         return tuple(self._batcher.take(bid).batch for bid in list(self._batcher.waiting))
 
     def close(self, now: int) -> CloseReport:
@@ -649,6 +757,7 @@ class Tracker:
         reported first. What is still undelivered is returned (policy
         ``return``) or dropped and counted (``drop``, the seed)."""
         _check_time(now, self._now)
+        self._check_alive()
         if self._state is not TrackerState.STOPPING:
             raise UsageError(f"close() called in state {self._state}; call stop() first")
         if self._batcher.in_flight:
