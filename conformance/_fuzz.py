@@ -46,7 +46,7 @@ from privtrak.reference import (
 
 from ._client import AdapterInfo, StepFailed, Unsupported
 from ._diff import Divergence, compare
-from ._execute import Execution
+from ._execute import BeyondModel, Execution
 from ._process import AdapterError
 from ._session import CannotRun, RunOptions, Session
 from ._steps import (
@@ -284,9 +284,12 @@ def run_lockstep(session: Session, trace: Trace, case_id: str = "fuzz") -> None:
     try:
         client.reset(case_id, trace.config.preset, config, trace.start)
         for step_index, step in enumerate(trace.steps):
-            expected = encode_observation(execution.apply(step))
+            try:
+                expected = encode_observation(execution.apply(step))
+            except BeyondModel:
+                return  # the seed panicked before: nothing after it is compared
             observed = client.step(step_index, encode_step(step))
-            divergence = compare(expected, observed, info.features)
+            divergence = compare(expected, observed, info.features, step.op)
             if divergence is not None:
                 client.check_observation(step.op, observed)
                 raise Diverged(trace, step_index, f"{step.op} observation differs at "

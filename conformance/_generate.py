@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._cases_defects import defect_cases
+from ._cases_go_seed import go_seed_cases
 from ._cases_random import random_cases
 from ._cases_rules import rule_cases
 from ._vectors import Case, dumps_file, packaged_vector_dir
@@ -23,6 +24,7 @@ GROUPS: dict[str, Callable[[], list[Case]]] = {
     "seed": lambda: rule_cases("seed"),
     "recommended": lambda: rule_cases("recommended"),
     "defects": defect_cases,
+    "go-seed": go_seed_cases,
     "random-seed": lambda: random_cases("seed"),
     "random-recommended": lambda: random_cases("recommended"),
 }

@@ -205,10 +205,10 @@ class MutantExecution(Execution):
     tracker_class: ClassVar[type[Tracker]] = Tracker
 
     def make_tracker(self, config: Config, start: int) -> Tracker:
-        return self.tracker_class(config, PasskeyIdentifier(), now=start)
+        return self.tracker_class(config, self.identifier(), now=start)
 
     def restore_tracker(self, doc: dict[str, Any]) -> Tracker:
-        tracker = restore(doc, PasskeyIdentifier())
+        tracker = restore(doc, self.identifier())
         tracker.__class__ = self.tracker_class
         tracker._configure_hot_path()  # the subclass's hot-path tweaks
         return tracker
@@ -226,7 +226,7 @@ def _execution(tracker_class: type[Tracker]) -> type[MutantExecution]:
                 {"tracker_class": tracker_class, "__doc__": tracker_class.__doc__})
 
 
-MUTANTS: Mapping[str, Callable[[Config, int], Execution]] = {
+MUTANTS: Mapping[str, Callable[..., Execution]] = {
     "batch-size-off-by-one": _execution(BatchSizeOffByOne),
     "lost-on-failure": _execution(LostOnFailure),
     "duplicated-on-retry": _execution(DuplicatedOnRetry),
