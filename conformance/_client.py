@@ -117,7 +117,7 @@ class AdapterClient:
         return cls(process, info, timeout)
 
     def reset(self, case_id: str, preset: str, config: dict[str, Any], start: int,
-              timeout: float | None = None,
+              timeout: float | None = None, *,
               allow_list: tuple[str, ...] | None = None) -> None:
         """Ask for a fresh instance; raises Unsupported if the adapter declines."""
         self.process.send({"type": "reset", "case": case_id, "preset": preset,

@@ -82,10 +82,10 @@ from ._steps import (
     Status,
     Step,
     StopObservation,
-    TimedStep,
     StopStep,
     TakeObservation,
     TakeStep,
+    TimedStep,
 )
 from ._vectors import Case
 

@@ -33,7 +33,6 @@ from privtrak.reference import (
     Event,
     HandlerFailure,
     Outcome,
-    PasskeyIdentifier,
     StopUndelivered,
     Tracker,
     restore,

@@ -74,7 +74,7 @@ def run_case(session: Session, case: Case) -> CaseResult:
 
     try:
         client.reset(case.case_id, case.preset, case.config, case.start, remaining(),
-                     case.allow_list)
+                     allow_list=case.allow_list)
         for step_index, (step, expect) in enumerate(zip(case.steps, case.expects,
                                                         strict=True)):
             observed = client.step(step_index, step, remaining())

@@ -40,8 +40,8 @@ from ._policy import (
     Policy,
     StaleOnAnnounce,
     StartedOnKnown,
-    StoppedUnknown,
     StopEntries,
+    StoppedUnknown,
     StopUndelivered,
 )
 from ._results import (
@@ -104,10 +104,10 @@ __all__ = [
     "ConfigError",
     "CounterDecrease",
     "CounterLimit",
-    "ExpiryPanic",
     "DeltaRecord",
     "EntryView",
     "Event",
+    "ExpiryPanic",
     "FailedBatch",
     "FlushPath",
     "GcResult",

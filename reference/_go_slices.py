@@ -65,7 +65,7 @@ def _expire(array: list[Slot], length: int, stale: set[bytes]) -> int:
 
 
 def after_announce_panic(before: Sequence[Slot], cap: int, change: Change, key: bytes,
-                         packed: int, stale: set[bytes]) -> list[Slot]:
+                         packed: int, *, stale: set[bytes]) -> list[Slot]:
     """The user's list in the shard map after an announce whose purge panicked.
 
     ``before`` is the stored slice (sorted by key) and ``cap`` its capacity;
@@ -88,7 +88,7 @@ def after_announce_panic(before: Sequence[Slot], cap: int, change: Change, key: 
     else:
         i = bisect_left([k for k, _ in array], key)
         if n == cap:
-            local = array[:i] + [(key, packed)] + array[i:]
+            local = [*array[:i], (key, packed), *array[i:]]
             _expire(local, n + 1, stale)
             return list(before)
         array.append(array[-1] if array else (key, packed))

@@ -465,8 +465,8 @@ class Tracker:
             buffered = len(batcher.buffers[shard])
         panic = False
         if self._purge_on_announce and ustate.oldest < now - self._lifetime:
-            if before is not None and self._announce_panic(user, ustate, before, before_cap,
-                                                           key, now - self._lifetime):
+            if before is not None and self._announce_panic(
+                    user, ustate, before, before_cap, key=key, cutoff=now - self._lifetime):
                 # Go panicked inside the purge: the record is buffered, the
                 # write-back and the batch-size check never ran (R7.3).
                 return _new_tuple(AnnounceResult, (
@@ -518,7 +518,7 @@ class Tracker:
                 self._batcher.seal(ustate.shard, now)
 
     def _announce_panic(self, user: UserId, ustate: _User, before: dict[bytes, int],
-                        before_cap: int, key: bytes, cutoff: int) -> bool:
+                        before_cap: int, *, key: bytes, cutoff: int) -> bool:
         """R7.3 ``abort`` on the announce path: if the seed's loop panics here,
         leave the user's list as Go leaves it, mark the user corrupted and
         return True; otherwise change nothing and return False."""
@@ -534,7 +534,7 @@ class Tracker:
             view = after_gc_panic(old_list, set(stale))
         else:
             view = after_announce_panic(old_list, before_cap, change, key,
-                                        entries.get(key, 0), set(stale))
+                                        entries.get(key, 0), stale=set(stale))
         self._entry_count += len(view) - len(entries)
         ustate.entries = dict(view)
         ustate.cap = before_cap  # the map kept the old slice header

@@ -17,7 +17,7 @@ import time
 from privtrak.conformance._adapter import ALL_FEATURES
 from privtrak.conformance._execute import Execution
 from privtrak.conformance._steps import Where, decode_step, encode_observation
-from privtrak.reference import parse_config
+from privtrak.reference import UserId, parse_config
 
 
 def main() -> int:
@@ -31,14 +31,17 @@ def main() -> int:
                 reply = {"type": "howdy"}
             else:
                 features = ["preset:seed"] if mode == "seed-only" else list(ALL_FEATURES)
-                reply = {"type": "hello", "protocol": 99 if mode == "old-protocol" else 1,
+                reply = {"type": "hello", "protocol": 99 if mode == "old-protocol" else 2,
                          "implementation": f"fake-{mode}", "version": "0",
                          "features": features}
             print(json.dumps(reply), flush=True)
         elif kind == "reset" and mode == "decline":
             print(json.dumps({"type": "unsupported", "reason": "not today"}), flush=True)
         elif kind == "reset":
-            execution = Execution(parse_config(msg["config"]), msg["start"])
+            allow = msg["allow_list"]
+            execution = Execution(parse_config(msg["config"]), msg["start"],
+                                  None if allow is None else
+                                  frozenset(UserId(bytes.fromhex(u)) for u in allow))
             print(json.dumps({"type": "ready"}), flush=True)
         elif kind == "step":
             index = msg["index"]
@@ -58,7 +61,8 @@ def main() -> int:
                 elif mode == "bad-observation" and "status" in obs:
                     del obs["status"]
                 elif mode == "error":
-                    reply = {"type": "error", "index": index, "message": "cannot do that"}
+                    reply = {"type": "error", "index": index, "code": "crashed",
+                             "message": "cannot do that"}
                 elif mode == "flood":
                     for _ in range(20000):
                         print("x" * 100, file=sys.stderr)
