@@ -1,58 +1,84 @@
 """The ``privtrak`` command line.
 
 Each subcommand lives in the layer it belongs to and registers itself here
-through :data:`SUBCOMMANDS`: a name, a one-line help, a function that adds
-its arguments to a parser, and a function that runs it and returns the exit
-status. Layers are imported lazily, so ``privtrak --help`` stays fast.
+through :data:`SUBCOMMANDS`: a name, a one-line help, and where to find a
+function that adds its arguments to a parser and one that runs it and
+returns the exit status (see :mod:`privtrak._usage` for what the statuses
+mean). Only the chosen subcommand's module is imported, so ``privtrak
+--help`` and ``privtrak adapter`` start fast.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from privtrak import __version__
 
+from ._usage import EXIT_USAGE, UsageParser
+
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    # name: (module that defines add_arguments(parser) and run(args) -> int, help)
+    # name: (where add_arguments(parser) and run(args) -> int are, help); where is a
+    # module ("pkg.mod") or an object in one ("pkg.mod:name") holding both
     "sim": ("privtrak.sim.cli", "run a swarm simulation of a scenario and write its results"),
-    "conform": ("privtrak.conformance._runner",
+    "conform": ("privtrak.conformance.cli:conform",
                 "run the conformance vectors against an implementation's adapter "
                 "(and 'conform fuzz': differential fuzzing)"),
-    "vectors": ("privtrak.conformance._generate",
-                "regenerate the conformance vector files from the reference (--check: "
-                "verify the committed ones)"),
-    "adapter": ("privtrak.conformance._adapter",
+    "vectors": ("privtrak.conformance.cli:vectors",
+                "regenerate the conformance vector files from the reference into --out DIR "
+                "(--check: verify them)"),
+    "adapter": ("privtrak.conformance.cli:adapter",
                 "serve the reference (or --mutant NAME) over the JSON-lines adapter "
                 "protocol on stdin/stdout"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, every subcommand included."""
-    parser = argparse.ArgumentParser(
+def load_subcommand(name: str) -> Any:
+    """The object (or module) with ``add_arguments`` and ``run`` of subcommand ``name``."""
+    spec = SUBCOMMANDS[name][0]
+    module_name, _, attribute = spec.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attribute) if attribute else module
+
+
+def build_parser(command: str | None = None) -> UsageParser:
+    """The argument parser; the arguments of subcommand ``command`` only (every
+    subcommand's, if ``command`` is ``None``), so other layers stay unimported."""
+    parser = UsageParser(
         prog="privtrak",
         description="Reference, conformance kit and swarm simulator for private BitTorrent "
                     "tracker accounting.",
     )
     parser.add_argument("--version", action="version", version=f"privtrak {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
+    for name, (_, help_text) in SUBCOMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(sub_parser)
-        sub_parser.set_defaults(_module=module)
+        if command is None or name == command:
+            handler = load_subcommand(name)
+            handler.add_arguments(sub_parser)
+            sub_parser.set_defaults(_handler=handler)
     return parser
+
+
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option (the
+    top-level options take no value), if it is a known subcommand."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in SUBCOMMANDS else None
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = chosen_command(words)
+    parser = build_parser(command if command is not None else "")
+    args = parser.parse_args(words)
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
-    status: int = args._module.run(args)
+        return EXIT_USAGE
+    status: int = args._handler.run(args)
     return status

@@ -1,6 +1,7 @@
 """The adapter side of protocol v2: an implementation behind JSON lines.
 
-``privtrak adapter`` puts the reference behind the protocol; the same loop
+``privtrak adapter`` (its command line is in :mod:`.cli`) puts the
+reference behind the protocol; the same loop
 (:func:`serve`) serves any *implementation factory*: a callable
 ``factory(config, start, allow_list)`` returning an object with ``apply(step) ->
 observation`` (:class:`~privtrak.conformance._execute.Execution` is the
@@ -30,8 +31,6 @@ goes on; end of input also ends it with 0.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import json
 import sys
 import traceback
@@ -44,7 +43,7 @@ import yaml
 from privtrak import __version__
 from privtrak.reference import Config, ConfigError, PrivtrakError, UserId, parse_config
 
-from ._execute import BeyondModel, Execution, ExecutionError
+from ._execute import BeyondModel, ExecutionError
 from ._steps import Observation, Step, VectorError, Where, decode_step, encode_observation
 from ._vectors import FEATURES
 
@@ -226,24 +225,3 @@ def serve(factory: ImplementationFactory, info: AdapterInfo = REFERENCE_INFO,
             return 0
         if line.strip() and not session.handle(line):
             return 0
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``privtrak adapter``."""
-    parser.add_argument("--mutant", metavar="NAME", default=None,
-                        help="serve a deliberately broken variant of the reference instead "
-                             "(see privtrak.conformance._mutants)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Serve the reference (or a mutant) on stdin/stdout."""
-    if args.mutant is None:
-        return serve(Execution)
-    mutants: Mapping[str, ImplementationFactory] = importlib.import_module(
-        "privtrak.conformance._mutants").MUTANTS
-    if args.mutant not in mutants:
-        print(f"privtrak adapter: unknown mutant {args.mutant!r}; known: "
-              f"{', '.join(sorted(mutants))}", file=sys.stderr)
-        return 2
-    info = AdapterInfo(f"mutant:{args.mutant}", __version__, ALL_FEATURES)
-    return serve(mutants[args.mutant], info)

@@ -16,12 +16,13 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from ._process import AdapterError, AdapterProcess, ProtocolError
 from ._yaml_config import config_yaml
+
+if TYPE_CHECKING:
+    import jsonschema
 
 PROTOCOL_VERSION = 2
 
@@ -65,6 +66,8 @@ def protocol_schema() -> dict[str, Any]:
 
 @cache
 def _validator(definition: str) -> jsonschema.Draft202012Validator:
+    import jsonschema  # noqa: PLC0415 (not needed by the adapter side of the package)
+
     schema = protocol_schema()
     sub = {"$schema": schema["$schema"], "$defs": schema["$defs"],
            "$ref": f"#/$defs/{definition}"}
@@ -109,7 +112,7 @@ class AdapterClient:
                         problem += f", which adds {V2_ADDITIONS} (PROTOCOL.md section 10)"
                 raise ProtocolError(f"bad hello reply {_show(reply)}: {problem}",
                                     process.stderr_tail())
-        except AdapterError:
+        except BaseException:  # no valid hello, or Ctrl-C: never leave the process behind
             process.kill()
             raise
         info = AdapterInfo(reply["implementation"], reply["version"],

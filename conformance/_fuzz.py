@@ -14,21 +14,18 @@ the packaged format, ready to commit.
 
 The search is bounded by ``--max-examples`` and ``--time`` and is
 deterministic for a given ``--seed`` (and a deterministic adapter): the same
-seed tries the same traces in the same order.
+seed tries the same traces in the same order. The command line
+(``privtrak conform fuzz``) is in :mod:`._fuzz_cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import re
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -47,8 +44,9 @@ from privtrak.reference import (
 from ._client import AdapterInfo, StepFailed, Unsupported
 from ._diff import Divergence, compare
 from ._execute import BeyondModel, Execution
+from ._fuzz_cli import DEFAULT_MAX_EXAMPLES
 from ._process import AdapterError
-from ._session import CannotRun, RunOptions, Session
+from ._session import CannotRun, Session
 from ._steps import (
     AnnounceStep,
     DeliverStep,
@@ -62,14 +60,10 @@ from ._steps import (
     encode_observation,
     encode_step,
 )
-from ._vectors import Case, CaseStep, dumps_file, required_features
+from ._vectors import Case, CaseStep, required_features
 
-DEFAULT_MAX_EXAMPLES = 300
 ROUND = 100
 """Examples per Hypothesis run; the time limit is checked between runs."""
-DEFAULT_TIMEOUT = 5.0
-EXIT_DIVERGENCE = 1
-EXIT_CANNOT_RUN = 2
 
 USERS: tuple[str, ...] = (
     "00112233445566778899aabbccddeeff",
@@ -313,13 +307,21 @@ class FuzzResult:
     """Traces the adapter answered ``unsupported`` at reset (not compared)."""
     failure: Diverged | None
     """The shrunk, minimal divergence, or ``None``."""
+    interrupted: bool = False
+    """Ctrl-C ended the search early; ``failure`` is then the shortest divergence
+    found so far, which shrinking may not have finished minimising."""
 
 
 def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAULT_MAX_EXAMPLES,
          time_limit: float | None = None, seed: int = 0, max_steps: int = 30,
          shrink: bool = True) -> FuzzResult:
     """Search for a divergence; shrink the first one found (unless ``shrink`` is
-    false: then the first divergent trace is returned as found)."""
+    false: then the first divergent trace is returned as found).
+
+    A Ctrl-C (KeyboardInterrupt) ends the search and returns what was found,
+    marked ``interrupted``; the adapter, which may be in the middle of a
+    step, is killed (the session starts a new one if it is used again).
+    """
     info = session.info
     assert info is not None
     usable = [p for p in presets if _preset_usable(p, info)]
@@ -330,6 +332,7 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
     stop_at = None if time_limit is None else time.monotonic() + time_limit
     counts = {"run": 0, "declined": 0}
     caught: list[int] = []
+    shortest: list[Diverged] = []  # the shortest divergence seen, for an interrupted search
 
     def out_of_time() -> bool:
         return stop_at is not None and time.monotonic() > stop_at
@@ -343,29 +346,38 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
         except Unsupported:
             counts["declined"] += 1
             return
-        except Diverged:
+        except Diverged as exc:
             if not caught:
                 caught.append(counts["run"])
+            if not shortest or len(exc.trace.steps) <= len(shortest[0].trace.steps):
+                shortest[:] = [exc]
             raise
 
     # Hypothesis has no time budget, and skipping examples still costs their
     # generation; so the search runs in rounds of ROUND examples, each with
     # its own seed derived from ``seed``, and stops between rounds.
-    for round_index in range((max_examples + ROUND - 1) // ROUND):
-        if out_of_time():
-            break
-        size = min(ROUND, max_examples - round_index * ROUND)
-        test = given(traces(usable, snapshots, max_steps))(check)
-        test = hypothesis_seed(seed * 1_000_003 + round_index)(test)
-        test = settings(max_examples=size, database=None, deadline=None, derandomize=False,
-                        phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
-                        print_blob=False, report_multiple_bugs=False,
-                        suppress_health_check=list(HealthCheck))(test)
-        try:
-            test()
-        except Diverged as exc:
-            return FuzzResult(counts["run"], caught[0] if caught else None, counts["declined"],
-                              exc)
+    try:
+        for round_index in range((max_examples + ROUND - 1) // ROUND):
+            if out_of_time():
+                break
+            size = min(ROUND, max_examples - round_index * ROUND)
+            test = given(traces(usable, snapshots, max_steps))(check)
+            test = hypothesis_seed(seed * 1_000_003 + round_index)(test)
+            test = settings(max_examples=size, database=None, deadline=None,
+                            derandomize=False,
+                            phases=(Phase.generate, Phase.shrink) if shrink
+                            else (Phase.generate,),
+                            print_blob=False, report_multiple_bugs=False,
+                            suppress_health_check=list(HealthCheck))(test)
+            try:
+                test()
+            except Diverged as exc:
+                return FuzzResult(counts["run"], caught[0] if caught else None,
+                                  counts["declined"], exc)
+    except KeyboardInterrupt:
+        session.discard()
+        return FuzzResult(counts["run"], caught[0] if caught else None, counts["declined"],
+                          shortest[0] if shortest else None, interrupted=True)
     return FuzzResult(counts["run"], None, counts["declined"], None)
 
 
@@ -439,71 +451,3 @@ def _digest(items: Iterable[Any]) -> str:
     for item in items:
         h.update(json.dumps(item, sort_keys=True).encode())
     return h.hexdigest()[:10]
-
-
-# -- command line ------------------------------------------------------------------------
-
-
-def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
-    """``privtrak conform fuzz``'s options."""
-    parser.add_argument("--adapter", metavar="COMMAND", default=argparse.SUPPRESS,
-                        help="the adapter command line, e.g. 'privtrak adapter'")
-    parser.add_argument("--preset", action="append", choices=("seed", "recommended"),
-                        default=argparse.SUPPRESS,
-                        help="fuzz only this preset (repeatable; default both)")
-    parser.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, metavar="N",
-                        help=f"run at most N traces (default {DEFAULT_MAX_EXAMPLES})")
-    parser.add_argument("--time", type=float, default=None, metavar="SECONDS",
-                        help="stop generating new traces after this long")
-    parser.add_argument("--seed", type=int, default=0, help="the random seed (default 0)")
-    parser.add_argument("--max-steps", type=int, default=30, metavar="N",
-                        help="steps per trace at most (default 30)")
-    parser.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="SECONDS",
-                        help=f"wait at most this long for one reply (default "
-                             f"{DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
-                        help="where to write the divergent trace as a vector file (default "
-                             "fuzz-<implementation>-seed<S>.json in the current directory)")
-
-
-def run_fuzz(args: argparse.Namespace, out: TextIO | None = None,
-             err: TextIO | None = None) -> int:
-    """Entry point of ``privtrak conform fuzz``: 0 no divergence, 1 one found, 2 cannot run."""
-    out = sys.stdout if out is None else out
-    err = sys.stderr if err is None else err
-    if not getattr(args, "adapter", None):
-        print("privtrak conform fuzz: --adapter COMMAND is required", file=err)
-        return EXIT_CANNOT_RUN
-    presets = list(getattr(args, "preset", None) or ["seed", "recommended"])
-    timeout = getattr(args, "timeout", DEFAULT_TIMEOUT)
-    session = Session(RunOptions(args.adapter, timeout, timeout))
-    try:
-        info = session.open()
-        result = fuzz(session, presets=presets, max_examples=args.max_examples,
-                      time_limit=args.time, seed=args.seed, max_steps=args.max_steps)
-    except CannotRun as exc:
-        print(f"privtrak conform fuzz: cannot run: {exc}", file=err)
-        return EXIT_CANNOT_RUN
-    finally:
-        session.close()
-        session.discard()
-    name = f"{info.implementation} {info.version}".strip()
-    if result.failure is None:
-        declined = f", {result.declined} declined by the adapter" if result.declined else ""
-        print(f"conform fuzz: no divergence in {result.examples} traces{declined} (adapter: "
-              f"{name}, seed {args.seed})", file=out)
-        return 0
-    print(render_failure(result.failure), file=out)
-    case = failure_case(result.failure, info.implementation, args.seed)
-    path = args.out if args.out is not None else Path(
-        f"fuzz-{_slug(info.implementation)}-seed{args.seed}.json")
-    path.write_text(dumps_file("fuzz", [case]), encoding="utf-8")
-    print(f"conform fuzz: divergence after {result.caught_after} traces, shrunk to "
-          f"{len(result.failure.trace.steps)} steps ({result.examples} traces run in all; "
-          f"adapter: {name}, seed {args.seed}); vector written to {path}", file=out)
-    return EXIT_DIVERGENCE
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "adapter"
-

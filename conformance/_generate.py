@@ -1,16 +1,15 @@
-"""``privtrak vectors``: regenerate the committed conformance vector files.
+"""The committed conformance vector files, generated from the reference.
 
 Every file is a pure function of the case builders and the reference, so
-regenerating gives byte-identical files. ``--check`` compares instead of
-writing and exits 1 when a committed file differs (CI runs it), 0 otherwise.
+regenerating gives byte-identical files; with them comes ``SHA256SUMS``,
+the digests of exactly those files (see :mod:`._vectors` for its use).
 Files in the folder that are not generated here (for example a vector
-written by ``privtrak conform fuzz``) are left alone.
+written by ``privtrak conform fuzz``) are left alone. The command line
+(``privtrak vectors``) is in :mod:`.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from ._cases_defects import defect_cases
 from ._cases_go_seed import go_seed_cases
 from ._cases_random import random_cases
 from ._cases_rules import rule_cases
-from ._vectors import Case, dumps_file, packaged_vector_dir
+from ._vectors import DIGEST_FILE, Case, digest_listing, dumps_file
 
 GROUPS: dict[str, Callable[[], list[Case]]] = {
     "seed": lambda: rule_cases("seed"),
@@ -32,7 +31,8 @@ GROUPS: dict[str, Callable[[], list[Case]]] = {
 
 
 def render_all() -> dict[str, str]:
-    """File name -> canonical text, for every group.
+    """File name -> canonical text, for every group, and the :data:`DIGEST_FILE`
+    listing them last.
 
     Raises ValueError if two cases anywhere share an id.
     """
@@ -46,6 +46,8 @@ def render_all() -> dict[str, str]:
                                  f"and {group!r}")
             seen[case.id] = group
         out[f"{group}.json"] = dumps_file(group, cases)
+    out[DIGEST_FILE] = digest_listing({name: text.encode("utf-8")
+                                       for name, text in out.items()})
     return out
 
 
@@ -64,30 +66,3 @@ def write_all(out_dir: Path, rendered: dict[str, str]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, text in rendered.items():
         (out_dir / name).write_bytes(text.encode("utf-8"))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``privtrak vectors``."""
-    parser.add_argument("--out", metavar="DIR", type=Path, default=None,
-                        help="folder to write (default: the package's vectors/ folder)")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if a file in DIR differs from what "
-                             "would be generated")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Generate (or check) the vector files; returns the exit status."""
-    out_dir: Path = args.out if args.out is not None else packaged_vector_dir()
-    rendered = render_all()
-    cases = sum(text.count('\n    {\n') for text in rendered.values())
-    if args.check:
-        bad = differing(out_dir, rendered)
-        for name in bad:
-            print(f"privtrak vectors: {out_dir / name} is missing or out of date; run "
-                  "`privtrak vectors` and commit the result", file=sys.stderr)
-        if not bad:
-            print(f"{len(rendered)} vector files ({cases} cases) in {out_dir} are up to date")
-        return 1 if bad else 0
-    write_all(out_dir, rendered)
-    print(f"wrote {len(rendered)} vector files ({cases} cases) to {out_dir}")
-    return 0

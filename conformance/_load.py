@@ -88,8 +88,8 @@ def select(cases: Sequence[Case], *, presets: Sequence[str] = (), globs: Sequenc
            rules: Sequence[str] = ()) -> list[Case]:
     """The cases matching every given filter (an empty filter matches all).
 
-    ``globs`` match case ids (fnmatch); a rule filter ``R4`` matches ``R4``
-    and ``R4.1``. A broken file is always kept; a broken case is kept when
+    ``globs`` match case ids (see :func:`case_id_matches`); a rule filter
+    ``R4`` matches ``R4`` and ``R4.1``. A broken file is always kept; a broken case is kept when
     its id matches the globs and no preset or rule filter is given (its
     preset and rules are unknown), so a filtered run still reports it.
     """
@@ -98,7 +98,7 @@ def select(cases: Sequence[Case], *, presets: Sequence[str] = (), globs: Sequenc
         if isinstance(case, BrokenCase) and case.case_id == FILE_LABEL:
             out.append(case)  # a broken file is always reported
             continue
-        if globs and not any(fnmatch.fnmatchcase(case.case_id, g) for g in globs):
+        if globs and not any(case_id_matches(case.case_id, g) for g in globs):
             continue
         if isinstance(case, LoadedCase):
             if presets and case.preset not in presets:
@@ -109,6 +109,17 @@ def select(cases: Sequence[Case], *, presets: Sequence[str] = (), globs: Sequenc
             continue
         out.append(case)
     return out
+
+
+def case_id_matches(case_id: str, glob: str) -> bool:
+    """Whether ``glob`` (fnmatch: ``*``, ``?``, ``[...]``) selects ``case_id``.
+
+    Case ids are paths (``defect/1/seed/client-restart``), so a glob also
+    selects every id beneath what it matches, the way a folder holds its
+    files: ``defect/1`` selects ``defect/1/seed/...`` but not ``defect/10/...``.
+    """
+    return (fnmatch.fnmatchcase(case_id, glob)
+            or fnmatch.fnmatchcase(case_id, glob.rstrip("/") + "/*"))
 
 
 def _rule_matches(rule: str, wanted: str) -> bool:

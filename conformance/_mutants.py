@@ -7,17 +7,19 @@ vector runner and the differential fuzzer to flag it. Each mutant is a
 wrapped in an :class:`~privtrak.conformance._execute.Execution` subclass,
 so it survives ``snapshot_restore`` like the reference does.
 
-Run one as an adapter::
+Run one as an adapter, or list them::
 
-    python -m privtrak.conformance._mutants NAME
     privtrak adapter --mutant NAME
+    privtrak adapter --list-mutants
 
-:data:`MUTANTS` maps each name to its implementation factory; the first line
-of each tracker class's docstring says what is broken.
+:data:`MUTANTS` (public as ``privtrak.conformance.MUTANTS``) maps each name
+to its implementation factory; the first line of each tracker class's
+docstring says what is broken.
 """
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -251,7 +253,7 @@ def describe(name: str) -> str:
 
 def adapter_command(name: str) -> str:
     """The shell command that serves mutant ``name`` over the adapter protocol."""
-    return f"{sys.executable} -m privtrak.conformance._mutants {name}"
+    return f"{shlex.quote(sys.executable)} -m privtrak adapter --mutant {shlex.quote(name)}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

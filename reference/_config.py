@@ -23,9 +23,10 @@ Rules (SPEC.md R10):
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
@@ -132,10 +133,12 @@ def parse_config(raw: Mapping[str, Any]) -> Config:
         raise ConfigError("<root>", raw, "must be a mapping of keys to values")
     for key in raw:
         if key not in KNOWN_KEYS:
-            raise ConfigError(str(key), raw[key], f"unknown key; known keys: {sorted(KNOWN_KEYS)}")
+            raise ConfigError(str(key), raw[key], f"unknown key{_did_you_mean(key, KNOWN_KEYS)}; "
+                                                  f"known keys: {sorted(KNOWN_KEYS)}")
     preset = raw.get("preset", "recommended")
     if not isinstance(preset, str) or preset not in PRESETS:
-        raise ConfigError("preset", preset, f"must be one of {sorted(PRESETS)}")
+        raise ConfigError("preset", preset, f"must be one of {sorted(PRESETS)}"
+                                            f"{_did_you_mean(preset, PRESETS)}")
     base = Config(preset=preset, policy=PRESETS[preset])
     base = replace(base, **_PRESET_DEFAULTS[preset])
     values: dict[str, Any] = {}
@@ -207,4 +210,12 @@ def _parse_policy_key(base: Policy, key: str, value: object) -> object:
     try:
         return choices(value)
     except ValueError:
-        raise ConfigError(key, value, f"must be one of {[c.value for c in choices]}") from None
+        values = [c.value for c in choices]
+        raise ConfigError(key, value,
+                          f"must be one of {values}{_did_you_mean(value, values)}") from None
+
+
+def _did_you_mean(word: object, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the known name closest to ``word``, or ``""``."""
+    close = difflib.get_close_matches(str(word), sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -14,7 +14,9 @@ measure what it costs.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 
 
 class BaselineKey(enum.StrEnum):
@@ -171,6 +173,7 @@ RECOMMENDED = Policy(
 )
 """What a correct private tracker does; the default."""
 
-PRESETS: dict[str, Policy] = {"seed": SEED, "recommended": RECOMMENDED}
+PRESETS: Mapping[str, Policy] = MappingProxyType({"seed": SEED, "recommended": RECOMMENDED})
+"""Preset name -> its policy; read-only (a preset is part of the specification)."""
 
 POLICY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Policy))

@@ -19,4 +19,9 @@ class ScenarioError(PrivtrakError, ValueError):
         shown = repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        super().__init__(f"scenario key {path!r}: {why} (got {shown})")
+        subject = _NOT_KEYS.get(path, f"scenario key {path!r}")
+        super().__init__(f"{subject}: {why} (got {shown})")
+
+
+_NOT_KEYS = {"<file>": "scenario file", "<scenario>": "scenario name", "<root>": "scenario"}
+"""How errors about the whole scenario, rather than one key, name their subject."""

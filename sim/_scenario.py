@@ -16,6 +16,7 @@ defaults below, so ``{}`` is a valid (small) scenario.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -283,8 +284,10 @@ class _Section:
     def done(self) -> None:
         for key in self.raw:
             if key not in self.seen:
+                close = difflib.get_close_matches(str(key), sorted(self.seen), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ScenarioError(self.key(str(key)), self.raw[key],
-                                    f"unknown key; known keys here: {sorted(self.seen)}")
+                                    f"unknown key{hint}; known keys here: {sorted(self.seen)}")
 
 
 def _check_seed(path: str, value: object) -> int:

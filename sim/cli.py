@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     total = round(scenario.duration)
     bar = tqdm(total=total, unit="s", desc=f"sim {scenario.name}",
-               file=sys.stderr, disable=args.no_progress, dynamic_ncols=True, leave=False)
+               file=sys.stderr, disable=args.no_progress or None, dynamic_ncols=True, leave=False)
     done = [0]
 
     def progress(now: float) -> None:

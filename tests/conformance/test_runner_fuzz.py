@@ -52,6 +52,6 @@ def test_a_divergence_is_shrunk_printed_and_written_deterministically(
     assert conform("--adapter", MUTANT, "--vectors", str(first)) == 1
 
 
-def test_fuzz_without_adapter_cannot_run(capsys: pytest.CaptureFixture[str]) -> None:
-    assert fuzz() == 2
+def test_fuzz_without_adapter_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert fuzz() == 3
     assert "--adapter COMMAND is required" in capsys.readouterr().err

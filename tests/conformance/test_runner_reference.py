@@ -49,9 +49,12 @@ def test_filters_select_cases(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[-1].startswith(f"conform: {len(passed)} cases, {len(passed)} passed")
 
 
-def test_no_matching_case_cannot_run(capsys: pytest.CaptureFixture[str]) -> None:
-    assert conform("--adapter", REFERENCE, "--case", "no/such/case*") == 2
-    assert "no case matches the filters" in capsys.readouterr().err
+def test_no_matching_case_is_a_usage_error_naming_the_filters(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # 3, not 2: exit status 2 is reserved for an adapter that could not run.
+    assert conform("--adapter", REFERENCE, "--case", "no/such/case*", "--preset", "seed") == 3
+    err = capsys.readouterr().err
+    assert "no case matches the filters --case 'no/such/case*' --preset seed" in err
 
 
 def test_missing_command_cannot_run(capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,12 +62,12 @@ def test_missing_command_cannot_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert "cannot start adapter" in capsys.readouterr().err
 
 
-def test_missing_vectors_path_cannot_run(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
-    assert conform("--adapter", REFERENCE, "--vectors", str(tmp_path / "none")) == 2
+def test_missing_vectors_path_is_a_usage_error(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert conform("--adapter", REFERENCE, "--vectors", str(tmp_path / "none")) == 3
     assert "no such vector file or directory" in capsys.readouterr().err
 
 
 def test_adapter_is_required(capsys: pytest.CaptureFixture[str]) -> None:
-    assert conform() == 2
+    assert conform() == 3
     assert "--adapter COMMAND is required" in capsys.readouterr().err

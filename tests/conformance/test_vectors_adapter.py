@@ -11,12 +11,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from privtrak.conformance import MUTANTS, describe_mutant
 from privtrak.conformance import _generate as generate
 from privtrak.conformance._adapter import ALL_FEATURES, AdapterInfo, serve
 from privtrak.conformance._cases_random import random_case
 from privtrak.conformance._execute import Execution
 from privtrak.conformance._steps import Step, encode_observation, encode_step
 from privtrak.conformance._vectors import Case, load_strict, packaged_vector_dir
+from privtrak.conformance.cli import vectors
 from privtrak.reference import Config, UserId, config_to_mapping
 
 
@@ -182,20 +184,31 @@ def test_adapter_subprocess_passes_cases_over_the_real_protocol() -> None:
         replies = replies[n:]
 
 
-def test_unknown_mutant_exits_2_naming_the_known_ones() -> None:
-    proc = run_subprocess(["adapter", "--mutant", "no-such-mutant"], "")
-    assert proc.returncode == 2
-    assert "unknown mutant 'no-such-mutant'" in proc.stderr
+def test_unknown_mutant_is_a_usage_error_that_suggests_the_closest_name() -> None:
+    proc = run_subprocess(["adapter", "--mutant", "purge-to-early"], "")
+    assert proc.returncode == 3  # a command-line error; 2 means an adapter could not run
+    assert "unknown mutant 'purge-to-early' (did you mean 'purge-too-early'?)" in proc.stderr
+    assert "--list-mutants" in proc.stderr
+
+
+def test_list_mutants_prints_every_mutant_with_what_it_breaks() -> None:
+    proc = run_subprocess(["adapter", "--list-mutants"], "")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == list(MUTANTS)
+    for line, name in zip(lines, MUTANTS, strict=True):
+        assert describe_mutant(name) in line
+    assert "--list-mutants" in run_subprocess(["adapter", "--help"], "").stdout
 
 
 def test_vectors_check_command(tmp_path: Path) -> None:
     out = tmp_path / "v"
-    assert generate.run(argparse.Namespace(out=out, check=False)) == 0
+    assert vectors.run(argparse.Namespace(out=out, check=False)) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(f"{g}.json" for g in generate.GROUPS)
+    assert names == sorted([f"{g}.json" for g in generate.GROUPS] + ["SHA256SUMS"])
     for name in names:
         assert (out / name).read_bytes() == (packaged_vector_dir() / name).read_bytes()
-    assert generate.run(argparse.Namespace(out=out, check=True)) == 0
+    assert vectors.run(argparse.Namespace(out=out, check=True)) == 0
     (out / "seed.json").write_text("{}\n", encoding="utf-8")
     (out / "defects.json").unlink()
     bad = run_subprocess(["vectors", "--out", str(out), "--check"], "")
