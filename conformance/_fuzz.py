@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
@@ -40,6 +40,7 @@ from privtrak.reference import (
     config_to_mapping,
     parse_config,
 )
+from privtrak.reference._policy import POLICY_FIELDS, PRESETS
 
 from ._client import AdapterInfo, StepFailed, Unsupported
 from ._diff import Divergence, compare
@@ -53,17 +54,21 @@ from ._steps import (
     GcStep,
     HandlerOutcome,
     HandlerStep,
+    ReportStep,
     SnapshotRestoreStep,
     StateStep,
     Step,
     StopStep,
+    TakeStep,
     encode_observation,
     encode_step,
 )
 from ._vectors import Case, CaseStep, required_features
 
-ROUND = 100
-"""Examples per Hypothesis run; the time limit is checked between runs."""
+
+class _OutOfTime(BaseException):
+    """Raised inside the Hypothesis test when the time budget is spent: a
+    BaseException passes through Hypothesis at once, unshrunk and unreported."""
 
 USERS: tuple[str, ...] = (
     "00112233445566778899aabbccddeeff",
@@ -90,8 +95,14 @@ class Trace:
 
 
 @st.composite
-def configs(draw: st.DrawFn, presets: Sequence[str]) -> Config:
-    """A small configuration of one of ``presets``: few shards, tiny batches."""
+def configs(draw: st.DrawFn, presets: Sequence[str], mix: bool = False) -> Config:
+    """A small configuration of one of ``presets``: few shards, tiny batches.
+
+    Seed configurations keep the keys a seed-only adapter cannot set at the
+    seed's values (no age trigger, no bound), so such an adapter accepts
+    them. With ``mix`` (an adapter of both presets) one draw in four mixes
+    the policy fields freely.
+    """
     preset = draw(st.sampled_from(list(presets)))
     raw: dict[str, Any] = {
         "preset": preset,
@@ -102,10 +113,26 @@ def configs(draw: st.DrawFn, presets: Sequence[str]) -> Config:
         "retry_backoff_initial": draw(st.sampled_from([1, 2])),
         "retry_backoff_max": draw(st.sampled_from([4, 30])),
     }
-    default_age = "off" if preset == "seed" else 5
-    raw["max_batch_age"] = draw(st.sampled_from([default_age, 2, 5, "off"]))
-    raw["max_pending"] = draw(st.sampled_from(["off", "off", "off", 50, 3]))
+    if preset == "seed":
+        raw["max_batch_age"] = "off"
+        raw["max_pending"] = "off"
+    else:
+        raw["max_batch_age"] = draw(st.sampled_from([5, 2, 5, "off"]))
+        raw["max_pending"] = draw(st.sampled_from(["off", "off", "off", 50, 3]))
+    if mix and draw(st.integers(0, 3)) == 3:
+        for name in POLICY_FIELDS:
+            value = getattr(PRESETS[preset], name)
+            choices = [False, True] if isinstance(value, bool) else [v.value for v in
+                                                                     type(value)]
+            raw[name] = draw(st.sampled_from(choices))
     return parse_config(raw)
+
+
+def seed_adapter_accepts(config: Config) -> bool:
+    """Whether an adapter of the seed alone can run ``config`` (PROTOCOL.md section
+    4: the seed's policy values, no age trigger, no bound on pending records)."""
+    return (config.policy == PRESETS["seed"] and config.max_batch_age is None
+            and config.max_pending is None)
 
 
 def _time_jumps(config: Config) -> list[int]:
@@ -120,10 +147,12 @@ def _time_jumps(config: Config) -> list[int]:
 
 
 _KINDS = ("skip", *("announce",) * 12, *("deliver",) * 4, *("gc",) * 3, *("handler",) * 3,
-          "state", "state", "snapshot_restore", "stop")
+          "state", "state", "snapshot_restore", "stop", "take", "take", "report", "report")
 """Step kinds by weight. ``skip`` (no step) comes first: shrinking moves choices
 toward the first element, so it removes steps from a fixed-length plan list."""
-_CHANGES = ("grow",) * 7 + ("same", "reset", "reset", "big")
+_CHANGES = ("grow",) * 7 + ("same", "reset", "reset", "big", "leap")
+_LEAP = 2**62 + 12_345
+"""A huge but valid jump: two in a row on one key cross 2**63, three wrap 2**64."""
 _EVENTS = (Event.NONE,) * 4 + (Event.STARTED, Event.COMPLETED, Event.COMPLETED, Event.STOPPED)
 
 
@@ -157,6 +186,9 @@ def _plan(draw: st.DrawFn, kinds: Sequence[str], jumps: Sequence[int]) -> _Plan:
         outcomes = tuple(draw(st.lists(st.sampled_from(_OUTCOMES), min_size=1, max_size=3)))
         return _Plan(kind, 0, 0, 0, 0, "grow", 0, Event.NONE, False, 0, outcomes)
     jump = draw(st.sampled_from(jumps))
+    if kind == "report":
+        return _Plan(kind, jump, 0, 0, 0, "grow", draw(st.integers(0, 2)), Event.NONE, False,
+                     0, (draw(st.sampled_from(_OUTCOMES)),))
     if kind != "announce":
         return _Plan(kind, jump, 0, 0, 0, "grow", 0, Event.NONE, False, 0, ())
     # Mostly the first user, torrent and peer: state is only interesting when
@@ -175,18 +207,41 @@ _SKIP = _Plan("skip", 0, 0, 0, 0, "grow", 0, Event.NONE, False, 0, ())
 
 @st.composite
 def traces(draw: st.DrawFn, presets: Sequence[str], snapshots: bool = True,
-           max_steps: int = 30) -> Trace:
-    """A random trace; see the module docstring for its biases."""
-    config = draw(configs(presets))
+           max_steps: int = 30, *, mix: bool = False, deferred: bool = True) -> Trace:
+    """A random trace; see the module docstring for its biases. ``take`` and
+    ``report`` steps only with ``deferred``, policy mixes only with ``mix``."""
+    config = draw(configs(presets, mix))
     start = draw(st.sampled_from([0, 1000]))
-    kinds = [k for k in _KINDS if snapshots or k != "snapshot_restore"]
+    kinds = [k for k in _KINDS if (snapshots or k != "snapshot_restore")
+             and (deferred or k not in ("take", "report"))]
     # Mostly long traces (more chances to meet an entry again); shrinking
     # turns plans into skips, so the length itself need not shrink.
     length = draw(st.sampled_from((max(1, max_steps // 4), max(1, max_steps // 2), max_steps,
                                    max_steps, max_steps)))
     plans = draw(st.lists(_plan(kinds, _time_jumps(config)), min_size=length,
                           max_size=length))
-    return Trace(config, start, _realise(plans, start))
+    return Trace(config, start, _feasible(config, start, _realise(plans, start)))
+
+
+def _feasible(config: Config, start: int, steps: Sequence[Step]) -> tuple[Step, ...]:
+    """``steps`` with each ``report`` aimed at a batch that is outstanding (its
+    index taken modulo their number) and dropped when none is, found by running
+    the reference; the rest is kept as it is."""
+    execution = Execution(config, start)
+    out: list[Step] = []
+    for planned in steps:
+        step = planned
+        if isinstance(planned, ReportStep):
+            if not execution.taken:
+                continue
+            step = ReportStep(planned.now, planned.taken % len(execution.taken),
+                              planned.outcome)
+        try:
+            execution.apply(step)
+        except BeyondModel:
+            return (*out, step)
+        out.append(step)
+    return tuple(out)
 
 
 _GROW_UP = (0, 1, 7, 1000)
@@ -207,7 +262,7 @@ def _realise(plans: Sequence[_Plan], start: int) -> tuple[Step, ...]:
             continue
         if kind == "stop" and 4 * index < 3 * len(plans):
             kind = "state"  # a stop early on would leave little but "closing" to observe
-        if stopped and kind in ("deliver", "gc", "stop"):
+        if stopped and kind in ("deliver", "gc", "stop", "take"):
             kind = "announce"
         if kind == "handler":
             steps.append(HandlerStep(plan.outcomes))
@@ -223,6 +278,10 @@ def _realise(plans: Sequence[_Plan], start: int) -> tuple[Step, ...]:
             steps.append(StateStep(now))
         elif kind == "snapshot_restore":
             steps.append(SnapshotRestoreStep(now))
+        elif kind == "take":
+            steps.append(TakeStep(now))
+        elif kind == "report":
+            steps.append(ReportStep(now, plan.amount, plan.outcomes[0]))
         else:
             stopped = True
             steps.append(StopStep(now))
@@ -240,6 +299,9 @@ def _request(plan: _Plan, counters: dict[tuple[int, int, int], tuple[int, int]]
         new_up, new_down = old_up, old_down
     elif plan.change == "reset":
         new_up, new_down = plan.amount % 2, 0
+    elif plan.change == "leap":
+        new_up = (old_up + _LEAP) % (BIG[-1] + 1)
+        new_down = old_down if plan.amount < 2 else (old_down + _LEAP) % (BIG[-1] + 1)
     else:
         new_up = BIG[plan.amount % len(BIG)]
         new_down = old_down if plan.amount == 3 else BIG[plan.amount % len(BIG)]
@@ -339,7 +401,7 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
 
     def check(trace: Trace) -> None:
         if not caught and out_of_time():
-            return  # the rest of this round passes unrun
+            raise _OutOfTime
         counts["run"] += 1
         try:
             run_lockstep(session, trace)
@@ -353,32 +415,58 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
                 shortest[:] = [exc]
             raise
 
-    # Hypothesis has no time budget, and skipping examples still costs their
-    # generation; so the search runs in rounds of ROUND examples, each with
-    # its own seed derived from ``seed``, and stops between rounds.
+    # One Hypothesis run for the whole search, so later examples grow deeper
+    # (a restarted run begins again from the simplest traces); the time
+    # budget ends it from inside with _OutOfTime.
+    mix = all(f"preset:{p}" in info.features for p in ("seed", "recommended"))
     try:
-        for round_index in range((max_examples + ROUND - 1) // ROUND):
-            if out_of_time():
-                break
-            size = min(ROUND, max_examples - round_index * ROUND)
-            test = given(traces(usable, snapshots, max_steps))(check)
-            test = hypothesis_seed(seed * 1_000_003 + round_index)(test)
-            test = settings(max_examples=size, database=None, deadline=None,
-                            derandomize=False,
-                            phases=(Phase.generate, Phase.shrink) if shrink
-                            else (Phase.generate,),
-                            print_blob=False, report_multiple_bugs=False,
-                            suppress_health_check=list(HealthCheck))(test)
-            try:
-                test()
-            except Diverged as exc:
-                return FuzzResult(counts["run"], caught[0] if caught else None,
-                                  counts["declined"], exc)
+        test = given(traces(usable, snapshots, max_steps, mix=mix,
+                            deferred="deferred" in info.features))(check)
+        test = hypothesis_seed(seed * 1_000_003)(test)
+        test = settings(max_examples=max_examples, database=None, deadline=None,
+                        derandomize=False, verbosity=Verbosity.quiet,
+                        phases=(Phase.generate, Phase.shrink) if shrink
+                        else (Phase.generate,),
+                        print_blob=False, report_multiple_bugs=False,
+                        suppress_health_check=list(HealthCheck))(test)
+        try:
+            test()
+        except _OutOfTime:
+            pass
+        except Diverged as exc:
+            return FuzzResult(counts["run"], caught[0] if caught else None,
+                              counts["declined"], _without_idle_states(session, exc))
     except KeyboardInterrupt:
         session.discard()
         return FuzzResult(counts["run"], caught[0] if caught else None, counts["declined"],
                           shortest[0] if shortest else None, interrupted=True)
     return FuzzResult(counts["run"], None, counts["declined"], None)
+
+
+def _without_idle_states(session: Session, found: Diverged) -> Diverged:
+    """``found`` with every ``state`` step removed that the divergence does not
+    need (Hypothesis keeps steps it cannot turn into skips cheaply), and nothing
+    after the divergent step."""
+    best = found
+    if found.step + 1 < len(found.trace.steps):
+        trace = found.trace
+        best = Diverged(Trace(trace.config, trace.start, trace.steps[:found.step + 1]),
+                        found.step, found.message, found.divergence, found.stderr_tail)
+    index = 0
+    while index < len(best.trace.steps):
+        step = best.trace.steps[index]
+        if isinstance(step, StateStep) and index != best.step:
+            steps = best.trace.steps[:index] + best.trace.steps[index + 1:]
+            trial = Trace(best.trace.config, best.trace.start, steps)
+            try:
+                run_lockstep(session, trial)
+            except Diverged as exc:
+                best = exc
+                continue
+            except Unsupported:
+                pass
+        index += 1
+    return best
 
 
 def _preset_usable(preset: str, info: AdapterInfo) -> bool:
@@ -400,6 +488,8 @@ def describe_step(step: Step) -> str:
         return (f"t={step.now} announce {who} torrent {_index(TORRENTS, r.info_hash)} "
                 f"peer {_index(PEERS, r.peer_id)} up={r.uploaded} down={r.downloaded} "
                 f"left={r.left} event={r.event.value}")
+    if isinstance(step, ReportStep):
+        return f"t={step.now} report taken batch {step.taken}: {step.outcome.value}"
     return f"t={step.now} {step.op}"
 
 

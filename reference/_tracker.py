@@ -592,17 +592,20 @@ class Tracker:
         # ``oldest`` is a lower bound of each user's last_seen, so users at or
         # above the cutoff hold nothing stale and are not visited at all.
         candidates = sorted(u for u, state in self._users.items() if state.oldest < cutoff)
+        stale_users: dict[UserId, int] = {}  # user -> shard, for R7.3 abort
         if self._abort_on_panic:
             # The seed walks shards in order (users in map order inside one).
             candidates.sort(key=lambda u: self._users[u].shard)
+            stale_users = {u: self._users[u].shard for u in candidates if any(
+                e >> _SEEN_SHIFT < cutoff for e in self._users[u].entries.values())}
         for user in candidates:
             ustate = self._users[user]
             if self._abort_on_panic and self._gc_panic(user, ustate, candidates, cutoff):
                 self._counts["gc_runs"] += 1
                 self._counts["gc_scanned"] += scanned
-                others = any(self._users[u].shard == ustate.shard and u != user and any(
-                    e >> _SEEN_SHIFT < cutoff for e in self._users[u].entries.values())
-                    for u in candidates)
+                # Other users of this shard with stale entries could have come
+                # before or after the panicking one in Go's map order.
+                others = any(u != user and s == ustate.shard for u, s in stale_users.items())
                 return GcResult(scanned, before_entries - self._entry_count,
                                 before_users - len(self._users),
                                 self._counts["purges_deferred"] - deferred_before, (), True,
