@@ -124,9 +124,10 @@ def r2_two_peers(preset: str) -> Case:
 @rule_case()
 def r2_3_shards(preset: str) -> Case:
     c = new(preset, "R2.3", "fnv1a-shards",
-            "A user's records go to shard fnv1a_32(user id) mod shard_count; each batch "
-            "holds one shard's records.",
-            config={"shard_count": 4, "batch_size": 1})
+            "A user's records go to shard fnv1a_32(user id) mod shard_count; under "
+            "batch_scope shard each batch holds one shard's records.",
+            config={"shard_count": 4, "batch_size": 1, "batch_scope": "shard"},
+            rules=("R6.8",))
     for n in range(1, 6):
         c.announce(n, u=n, up=0)
     for n in range(1, 6):

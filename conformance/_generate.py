@@ -18,11 +18,12 @@ from ._cases_gaps import gap_cases
 from ._cases_go_seed import go_seed_cases
 from ._cases_random import random_cases
 from ._cases_rules import rule_cases
+from ._cases_scope import scope_cases
 from ._vectors import DIGEST_FILE, Case, digest_listing, dumps_file
 
 GROUPS: dict[str, Callable[[], list[Case]]] = {
-    "seed": lambda: rule_cases("seed"),
-    "recommended": lambda: rule_cases("recommended"),
+    "seed": lambda: rule_cases("seed") + scope_cases("seed"),
+    "recommended": lambda: rule_cases("recommended") + scope_cases("recommended"),
     "defects": defect_cases,
     "go-seed": go_seed_cases,
     "gaps": gap_cases,

@@ -1,12 +1,14 @@
-"""Shard buffers, sealed batches and their delivery life cycle (SPEC.md R6.1 to R6.7).
+"""Buffers, sealed batches and their delivery life cycle (SPEC.md R6.1 to R6.8).
 
-A record waits in its shard's *buffer*. Sealing turns a whole buffer into a
-:class:`Batch` with the next batch id. A sealed batch is *waiting* (ready, or
-backing off after a failure) or *in flight* (handed to the driver, outcome
-not yet reported). Success removes it. Failure either puts the identical
-batch back to wait with exponential backoff (``FailedBatch.RETAIN``) or
-returns its records to the front of the shard buffer so the next seal merges
-them with newer records under a new id (``FailedBatch.MERGE``, the seed).
+A record waits in a *buffer*: its shard's (batch scope ``shard``, the seed)
+or the single tracker-wide one (batch scope ``global``). Sealing turns a
+whole buffer into a :class:`Batch` with the next batch id. A sealed batch
+is *waiting* (ready, or backing off after a failure) or *in flight* (handed
+to the driver, outcome not yet reported). Success removes it. Failure
+either puts the identical batch back to wait with exponential backoff
+(``FailedBatch.RETAIN``) or returns its records to the front of the buffer
+they came from so the next seal merges them with newer records under a new
+id (``FailedBatch.MERGE``, the seed).
 
 This module holds state and mechanics only; the rules about *when* to seal
 and deliver live in :mod:`._tracker`.
@@ -18,6 +20,7 @@ import heapq
 from dataclasses import dataclass
 
 from ._errors import UsageError
+from ._policy import BatchScope
 from ._types import Batch, DeltaRecord
 
 
@@ -33,11 +36,22 @@ class Pending:
 
 
 class Batcher:
-    """Buffers per shard plus the sealed batches; see the module docstring."""
+    """The buffers plus the sealed batches; see the module docstring.
 
-    def __init__(self, shard_count: int, next_batch_id: int = 1) -> None:
-        self.buffers: list[list[DeltaRecord]] = [[] for _ in range(shard_count)]
-        self.first_record_at: list[int] = [0] * shard_count
+    Under ``BatchScope.SHARD`` there is one buffer per shard and a batch is
+    labelled with its shard; under ``BatchScope.GLOBAL`` there is a single
+    buffer for the whole tracker and its batches are labelled ``None``
+    (SPEC.md R6.8). Methods take the shard a record belongs to and map it to
+    its buffer themselves, so callers never depend on the scope.
+    """
+
+    def __init__(self, shard_count: int, scope: BatchScope = BatchScope.SHARD,
+                 next_batch_id: int = 1) -> None:
+        self.global_scope = scope is BatchScope.GLOBAL
+        count = 1 if self.global_scope else shard_count
+        self.buffers: list[list[DeltaRecord]] = [[] for _ in range(count)]
+        """Indexed by buffer index (:meth:`buffer_index`)."""
+        self.first_record_at: list[int] = [0] * count
         self.waiting: dict[int, Pending] = {}
         self.in_flight: dict[int, Pending] = {}
         self.next_batch_id = next_batch_id
@@ -46,30 +60,63 @@ class Batcher:
         self.sealed_count = 0
         self._age_heap: list[tuple[int, int]] = []
 
+    def buffer_index(self, shard: int | None) -> int:
+        """The index in :attr:`buffers` of the buffer that takes ``shard``'s records.
+
+        ``None`` names the global buffer and is valid only under the global scope.
+        """
+        if self.global_scope:
+            return 0
+        if shard is None:
+            raise UsageError("shard None names the global buffer, which exists only "
+                             "under batch_scope=global")
+        return shard
+
+    def label(self, index: int) -> int | None:
+        """The ``Batch.shard`` of batches sealed from buffer ``index``."""
+        return None if self.global_scope else index
+
+    def buffer_of(self, shard: int | None) -> list[DeltaRecord]:
+        """The buffer (live list, do not modify) that takes ``shard``'s records."""
+        return self.buffers[self.buffer_index(shard)]
+
     @property
     def pending_records(self) -> int:
         """Records buffered, waiting or in flight."""
         return self.buffered_records + self.sealed_records
 
-    def append(self, shard: int, record: DeltaRecord, now: int) -> int:
-        """Append ``record`` to ``shard``'s buffer; return the buffer length."""
-        buf = self.buffers[shard]
+    def append(self, shard: int | None, record: DeltaRecord, now: int) -> int:
+        """Append ``record`` to the buffer of ``shard``; return that buffer's length."""
+        # buffer_index() inlined: this runs once per record.
+        index = 0 if self.global_scope else shard
+        if index is None:
+            index = self.buffer_index(None)
+        buf = self.buffers[index]
         if not buf:
-            self.first_record_at[shard] = now
-            heapq.heappush(self._age_heap, (now, shard))
+            self.first_record_at[index] = now
+            heapq.heappush(self._age_heap, (now, index))
         buf.append(record)
         self.buffered_records += 1
         return len(buf)
 
-    def seal(self, shard: int, now: int, on_path: bool = False) -> Pending:
-        """Turn ``shard``'s whole buffer into a new batch that waits to be taken."""
-        records = tuple(self.buffers[shard])
+    def seal(self, shard: int | None, now: int, on_path: bool = False) -> Pending:
+        """Turn the whole buffer of ``shard`` into a new batch that waits to be taken."""
+        return self._seal_index(self.buffer_index(shard), now, on_path)
+
+    def seal_all(self, now: int) -> list[int]:
+        """Seal every non-empty buffer in buffer order; return the new batch ids."""
+        return [self._seal_index(index, now, False).batch.batch_id
+                for index, buf in enumerate(self.buffers) if buf]
+
+    def _seal_index(self, index: int, now: int, on_path: bool) -> Pending:
+        records = tuple(self.buffers[index])
         if not records:
-            raise UsageError(f"shard {shard} has nothing to seal")
-        self.buffers[shard] = []
+            label = "the global buffer" if self.global_scope else f"shard {index}"
+            raise UsageError(f"{label} has nothing to seal")
+        self.buffers[index] = []
         self.buffered_records -= len(records)
         self.sealed_records += len(records)
-        batch = Batch(self.next_batch_id, shard, records, now)
+        batch = Batch(self.next_batch_id, self.label(index), records, now)
         self.next_batch_id += 1
         self.sealed_count += 1
         pending = Pending(batch, attempts=0, not_before=now, on_path=on_path)
@@ -81,18 +128,18 @@ class Batcher:
         sealed: list[int] = []
         heap = self._age_heap
         while heap and heap[0][0] + max_age <= now:
-            since, shard = heapq.heappop(heap)
+            since, index = heapq.heappop(heap)
             # Stale heap items are skipped: the buffer was sealed meanwhile.
-            if self.buffers[shard] and self.first_record_at[shard] == since:
-                sealed.append(self.seal(shard, now).batch.batch_id)
+            if self.buffers[index] and self.first_record_at[index] == since:
+                sealed.append(self._seal_index(index, now, False).batch.batch_id)
         return sealed
 
     def next_age_deadline(self, max_age: int) -> int | None:
         """When the oldest buffered record reaches ``max_age``; ``None`` if none."""
         heap = self._age_heap
         while heap:
-            since, shard = heap[0]
-            if self.buffers[shard] and self.first_record_at[shard] == since:
+            since, index = heap[0]
+            if self.buffers[index] and self.first_record_at[index] == since:
                 return since + max_age
             heapq.heappop(heap)
         return None
@@ -130,15 +177,20 @@ class Batcher:
         self.waiting = dict(sorted(self.waiting.items()))
 
     def merge_back(self, pending: Pending) -> None:
-        """Return a failed batch's records to the front of its shard buffer."""
-        shard = pending.batch.shard
+        """Return a failed batch's records to the front of the buffer it came from."""
+        index = self.buffer_index(pending.batch.shard)
         # The merged buffer is as old as its oldest record, the failed batch's first.
         oldest = pending.batch.records[0].time
-        self.first_record_at[shard] = oldest
-        heapq.heappush(self._age_heap, (oldest, shard))
-        self.buffers[shard] = list(pending.batch.records) + self.buffers[shard]
+        self.first_record_at[index] = oldest
+        heapq.heappush(self._age_heap, (oldest, index))
+        self.buffers[index] = list(pending.batch.records) + self.buffers[index]
         self.buffered_records += len(pending.batch.records)
 
-    def shard_in_flight(self, shard: int) -> bool:
-        """Whether a batch of ``shard`` is in flight."""
-        return any(p.batch.shard == shard for p in self.in_flight.values())
+    def buffer_in_flight(self, shard: int | None) -> bool:
+        """Whether a batch sealed from the buffer of ``shard`` is in flight.
+
+        Under the global scope every batch comes from the one buffer, so this
+        is whether any batch is in flight (SPEC.md R6.8).
+        """
+        label = self.label(self.buffer_index(shard))
+        return any(p.batch.shard == label for p in self.in_flight.values())

@@ -136,6 +136,10 @@ class Reader:
             raise self.fail(path, f"must be at least {minimum}, got {value}")
         return value
 
+    def shard(self, value: object, path: str) -> int | None:
+        """A batch's shard: an integer, or ``null`` for a global batch (R6.8)."""
+        return None if value is None else self.int_(value, path)
+
     def bool_(self, value: object, path: str) -> bool:
         """A JSON boolean."""
         if not isinstance(value, bool):
@@ -196,7 +200,7 @@ class Reader:
         records = self.lst(doc["records"], f"{path}.records")
         return Batch(
             self.int_(doc["batch_id"], f"{path}.batch_id", 1),
-            self.int_(doc["shard"], f"{path}.shard"),
+            self.shard(doc["shard"], f"{path}.shard"),
             tuple(self.record(r, f"{path}.records[{i}]") for i, r in enumerate(records)),
             self.int_(doc["sealed_at"], f"{path}.sealed_at"),
         )

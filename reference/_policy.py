@@ -54,6 +54,13 @@ class StaleOnAnnounce(enum.StrEnum):
     EXPIRE = "expire"
 
 
+class BatchScope(enum.StrEnum):
+    """R6.8: which records one batch may hold."""
+
+    SHARD = "shard"
+    GLOBAL = "global"
+
+
 class FlushPath(enum.StrEnum):
     """R6.3: who delivers a batch sealed by the size trigger."""
 
@@ -122,9 +129,10 @@ class Policy:
     """R7.1: each announce also purges the announcing user's other stale entries."""
     purge_records: bool
     """R7.4: emit a purge record when a stale entry is dropped."""
+    batch_scope: BatchScope
     flush_path: FlushPath
     flush_on_gc: bool
-    """R6.2: garbage collection also seals every non-empty shard buffer."""
+    """R6.2: garbage collection also seals every non-empty buffer."""
     failed_batch: FailedBatch
     handler_failure: HandlerFailure
     stop_undelivered: StopUndelivered
@@ -142,6 +150,7 @@ SEED = Policy(
     stale_on_announce=StaleOnAnnounce.REVIVE,
     purge_on_announce=True,
     purge_records=False,
+    batch_scope=BatchScope.SHARD,
     flush_path=FlushPath.ANNOUNCE,
     flush_on_gc=False,
     failed_batch=FailedBatch.MERGE,
@@ -162,6 +171,7 @@ RECOMMENDED = Policy(
     stale_on_announce=StaleOnAnnounce.EXPIRE,
     purge_on_announce=False,
     purge_records=True,
+    batch_scope=BatchScope.GLOBAL,
     flush_path=FlushPath.BACKGROUND,
     flush_on_gc=True,
     failed_batch=FailedBatch.RETAIN,

@@ -2,13 +2,14 @@
 
 The document is JSON (see :mod:`._codec` for value encodings)::
 
-    {"format": "privtrak-snapshot", "version": 1, "config": {...},
+    {"format": "privtrak-snapshot", "version": 2, "config": {...},
      "state": "open", "now": 0, "next_gc_at": 180, "next_batch_id": 1,
      "sealed_count": 0,
      "users": [{"user": hex, "shard": n, "cap": n,
                 "entries": [{"key": hex, "up": "dec", "down": "dec",
                              "last_seen": t, "completed": false}]}],
      "buffers": [{"shard": n, "first_record_at": t, "records": [...]}],
+                 (under batch_scope=global one entry with "shard": null)
      "waiting": [{"batch": {...}, "attempts": n, "not_before": t, "on_path": false}],
      "in_flight": [...same shape...],
      "ledger": {"credited_up": "dec", ...}, "attributed": {"baseline": ["dec", "dec"], ...},
@@ -24,6 +25,11 @@ Users and entries are listed in the tracker's internal order, so a restored
 tracker visits them in the same order and produces the very same batches as
 one that never stopped. In-flight batches stay in flight: their outcome is
 the driver's to report, or to give up on with ``reoffer_in_flight``.
+
+Version 2 added the policy key ``batch_scope`` and ``null`` shards (a
+global buffer and its batches, SPEC.md R6.8). A version 1 document still
+loads: it was written when every batch was a shard batch, so a config
+without ``batch_scope`` is read as ``batch_scope: shard``.
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ from ._tracker import _LEDGER_FIELDS, ATTRIBUTED_CAUSES, Tracker, _User, pack_en
 from ._types import UINT64_MAX, UserId
 
 FORMAT = "privtrak-snapshot"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def take_snapshot(tracker: Tracker) -> JsonObject:
@@ -70,9 +77,9 @@ def take_snapshot(tracker: Tracker) -> JsonObject:
             for uid, u in t._users.items()
         ],
         "buffers": [
-            {"shard": shard, "first_record_at": b.first_record_at[shard],
+            {"shard": b.label(index), "first_record_at": b.first_record_at[index],
              "records": [encode_record(r) for r in buf]}
-            for shard, buf in enumerate(b.buffers) if buf
+            for index, buf in enumerate(b.buffers) if buf
         ],
         "waiting": [pending(p) for p in b.waiting.values()],
         "in_flight": [pending(p) for _, p in sorted(b.in_flight.items())],
@@ -99,9 +106,16 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
     if rd.get(root, "format", "$") != FORMAT:
         raise rd.fail("$.format", f"must be {FORMAT!r}")
     version = rd.get(root, "version", "$")
-    if version != VERSION:
-        raise rd.fail("$.version", f"unsupported version {version!r}; this reader knows {VERSION}")
-    config = rd.config(rd.get(root, "config", "$"), "$.config")
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        raise rd.fail("$.version", f"unsupported version {version!r}; this reader knows "
+                      f"{', '.join(map(str, READABLE_VERSIONS))}")
+    raw_config = rd.obj(rd.get(root, "config", "$"), "$.config")
+    if version == 1:
+        if "batch_scope" in raw_config:
+            raise rd.fail("$.config.batch_scope", "is not a version 1 key; write version 2")
+        # Version 1 knew only shard batches (R6.8).
+        raw_config = {**raw_config, "batch_scope": "shard"}
+    config = rd.config(raw_config, "$.config")
     now = rd.int_(rd.get(root, "now", "$"), "$.now")
     if now < 0:
         raise rd.fail("$.now", f"must not be negative, got {now}")
@@ -151,22 +165,36 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
     for i, raw in enumerate(rd.lst(rd.get(root, "buffers", "$"), "$.buffers")):
         path = f"$.buffers[{i}]"
         buf_doc = rd.obj(raw, path)
-        shard = rd.int_(rd.get(buf_doc, "shard", path), f"{path}.shard")
-        if not 0 <= shard < config.shard_count:
-            raise rd.fail(f"{path}.shard", f"must be below shard_count {config.shard_count}")
+        buf_shard = rd.shard(rd.get(buf_doc, "shard", path), f"{path}.shard")
+        if b.global_scope and buf_shard is not None:
+            raise rd.fail(f"{path}.shard", "must be null: batch_scope is global, so the only "
+                          "buffer is the global one")
+        if not b.global_scope and (buf_shard is None or buf_shard >= config.shard_count):
+            raise rd.fail(f"{path}.shard", f"must be an integer below shard_count "
+                          f"{config.shard_count} under batch_scope shard, got {buf_shard!r}")
+        index = b.buffer_index(buf_shard)
+        if b.buffers[index]:
+            raise rd.fail(f"{path}.shard", f"buffer {buf_shard!r} is listed twice")
         records = [rd.record(r, f"{path}.records[{j}]")
                    for j, r in enumerate(rd.lst(rd.get(buf_doc, "records", path),
                                                 f"{path}.records"))]
         since = rd.int_(rd.get(buf_doc, "first_record_at", path), f"{path}.first_record_at")
-        b.buffers[shard] = records
-        b.first_record_at[shard] = since
+        if not records:
+            raise rd.fail(f"{path}.records", "must not be empty: empty buffers are not listed")
+        b.buffers[index] = records
+        b.first_record_at[index] = since
         b.buffered_records += len(records)
-        heapq.heappush(b._age_heap, (since, shard))
+        heapq.heappush(b._age_heap, (since, index))
     for name, target in (("waiting", b.waiting), ("in_flight", b.in_flight)):
         for i, raw in enumerate(rd.lst(rd.get(root, name, "$"), f"$.{name}")):
             path = f"$.{name}[{i}]"
             p_doc = rd.obj(raw, path)
             batch = rd.batch(rd.get(p_doc, "batch", path), f"{path}.batch")
+            if (batch.shard is None) != b.global_scope or (
+                    batch.shard is not None and batch.shard >= config.shard_count):
+                want = ("null (batch_scope global)" if b.global_scope else
+                        f"an integer below shard_count {config.shard_count} (batch_scope shard)")
+                raise rd.fail(f"{path}.batch.shard", f"must be {want}, got {batch.shard!r}")
             target[batch.batch_id] = Pending(
                 batch,
                 rd.int_(rd.get(p_doc, "attempts", path), f"{path}.attempts"),

@@ -33,8 +33,15 @@ R5.2  A record is emitted for non-zero bytes; under ``event_records`` also
 R6.7  If the new records would push pending over ``max_pending``, the
       announce is rejected with ``pending_full`` and nothing changes.
 R7.1  Policy ``purge_on_announce``: the user's other stale entries go.
-R6.1  A shard buffer at ``batch_size`` is sealed; on the announce path it
-      is returned in ``flush`` (R6.3).
+R6.1  A buffer at ``batch_size`` is sealed; on the announce path it is
+      returned in ``flush`` (R6.3). The buffer is the announcing user's
+      shard's, or the single tracker-wide one under ``batch_scope=global``
+      (R6.8).
+
+Reading buffers: :meth:`Tracker.buffered_records` with no argument (or
+``None``) returns every buffered record, the global buffer's under
+``global``; with a shard number, that shard's records only (under
+``global``, the global buffer's records of that shard's users).
 """
 
 from __future__ import annotations
@@ -164,7 +171,7 @@ class Tracker:
         self._next_gc_at = now + self._config.gc_interval
         self._users: dict[UserId, _User] = {}
         self._entry_count = 0
-        self._batcher = Batcher(self._config.shard_count)
+        self._batcher = Batcher(self._config.shard_count, self._config.policy.batch_scope)
         self._ledger: dict[str, int] = dict.fromkeys(_LEDGER_FIELDS, 0)
         self._attributed: dict[Cause, list[int]] = {c: [0, 0] for c in ATTRIBUTED_CAUSES}
         self._counts: Counter[str] = Counter()
@@ -270,9 +277,23 @@ class Tracker:
         """Batches handed out whose outcome is not reported yet, by id."""
         return [p.batch for _, p in sorted(self._batcher.in_flight.items())]
 
-    def buffered_records(self, shard: int) -> tuple[DeltaRecord, ...]:
-        """The records waiting in ``shard``'s buffer, oldest first."""
-        return tuple(self._batcher.buffers[shard])
+    def buffered_records(self, shard: int | None = None) -> tuple[DeltaRecord, ...]:
+        """Records waiting to be sealed, in buffer order (R6.8).
+
+        ``None``: every buffered record: the global buffer under
+        ``batch_scope=global``, else the shard buffers one after the other in
+        shard order. A shard number: only the records of that shard, which
+        under ``shard`` scope is its buffer, and under ``global`` the global
+        buffer's records whose user belongs to that shard.
+        """
+        b = self._batcher
+        if shard is None:
+            return tuple(r for buf in b.buffers for r in buf)
+        if not 0 <= shard < self._config.shard_count:
+            raise UsageError(f"shard {shard} is not within 0..{self._config.shard_count - 1}")
+        if not b.global_scope:
+            return tuple(b.buffers[shard])
+        return tuple(r for r in b.buffers[0] if self.shard_of(r.user) == shard)
 
     def attempts(self, batch_id: int) -> int:
         """How often the batch has been handed out so far."""
@@ -462,7 +483,7 @@ class Tracker:
                 batcher.seal(shard, now)
                 buffered = 0
         else:
-            buffered = len(batcher.buffers[shard])
+            buffered = len(batcher.buffer_of(shard))
         panic = False
         if self._purge_on_announce and ustate.oldest < now - self._lifetime:
             if before is not None and self._announce_panic(
@@ -473,7 +494,7 @@ class Tracker:
                     outcome, user, record, credited_up, credited_down, cause, att_up,
                     att_down, None, None, "", True))
             panic = self._purge_user(user, ustate, now - self._lifetime, now)
-            buffered = len(batcher.buffers[shard])
+            buffered = len(batcher.buffer_of(shard))
         if not entries and user in self._users:
             del self._users[user]
         flush: Batch | None = None
@@ -494,7 +515,7 @@ class Tracker:
         if not self._on_path:
             batcher.seal(shard, now)
             return None
-        if batcher.shard_in_flight(shard):
+        if batcher.buffer_in_flight(shard):
             return None
         pending = batcher.seal(shard, now, on_path=True)
         return batcher.take(pending.batch.batch_id).batch
@@ -573,7 +594,8 @@ class Tracker:
 
         Users are visited in ascending id order so purge records are
         canonical. Under ``flush_on_gc`` every non-empty buffer is then sealed,
-        in shard order (R6.2). The next GC is due ``gc_interval`` later.
+        in shard order, or the one global buffer (R6.2, R6.8). The next GC is
+        due ``gc_interval`` later.
         """
         _check_time(now, self._now)
         self._check_alive()
@@ -641,9 +663,7 @@ class Tracker:
         return True
 
     def _seal_all(self, now: int) -> list[int]:
-        batcher = self._batcher
-        return [batcher.seal(shard, now).batch.batch_id
-                for shard, buf in enumerate(batcher.buffers) if buf]
+        return self._batcher.seal_all(now)
 
     # -- delivery -------------------------------------------------------------
 
@@ -688,8 +708,9 @@ class Tracker:
         Under ``retain`` the identical batch waits ``retry_backoff_initial *
         2**(attempts-1)`` seconds (at most ``retry_backoff_max``) before it is
         offered again; under ``merge`` its records return to the front of the
-        shard buffer. Returns ``True`` when the announce that delivered it on
-        its path must fail with ``handler_failed``.
+        buffer they came from (the shard's, or the global one). Returns
+        ``True`` when the announce that delivered it on its path must fail
+        with ``handler_failed``.
         """
         _check_time(now, self._now)
         self._check_alive()

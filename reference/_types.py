@@ -239,8 +239,11 @@ class DeltaRecord(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """A sealed, numbered group of records from one shard.
+    """A sealed, numbered group of records from one buffer.
 
+    ``shard`` is the shard whose buffer it was sealed from under
+    ``batch_scope=shard``, and ``None`` for a batch of the global buffer
+    (``batch_scope=global``, SPEC.md R6.8).
     ``batch_id`` increases strictly in sealing order across the whole tracker.
     Under the recommended preset a batch is immutable for its whole life: a
     retry offers the identical object again, so a handler can deduplicate on
@@ -248,7 +251,7 @@ class Batch:
     """
 
     batch_id: int
-    shard: int
+    shard: int | None
     records: tuple[DeltaRecord, ...]
     sealed_at: int
 

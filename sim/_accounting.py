@@ -82,8 +82,7 @@ def final_accounting(sim: Simulation) -> dict[str, Any]:
     else:
         held = [r for b in tracker.waiting_batches() + tracker.in_flight_batches()
                 for r in b.records]
-        for shard in range(tracker.config.shard_count):
-            held.extend(tracker.buffered_records(shard))
+        held.extend(tracker.buffered_records())
         pend_u, pend_d = db.unacked_bytes(held)
         ret_u = ret_d = 0
     all_u, all_d = db.unacked_bytes()

@@ -635,11 +635,9 @@ class Simulation:
                 t = min(r.time for r in batch.records)
                 oldest = t if oldest is None or t < oldest else oldest
         if m.buffered_records:
-            for shard in range(tracker.config.shard_count):
-                recs = tracker.buffered_records(shard)
-                if recs:
-                    t = min(recs[0].time, recs[-1].time)
-                    oldest = t if oldest is None or t < oldest else oldest
+            recs = tracker.buffered_records()
+            t = min(r.time for r in recs)
+            oldest = t if oldest is None or t < oldest else oldest
         tasks = self.jobs + self.deliveries
         mem = self.scenario.memory
         memory = (mem.base_bytes + mem.record_bytes * m.entries

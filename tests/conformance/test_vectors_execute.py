@@ -80,7 +80,7 @@ def test_rejected_announce_has_no_record_and_no_delivery() -> None:
 
 def test_stop_delivers_then_closes() -> None:
     c = CaseBuilder("t", preset="recommended", rules=[], description="d",
-                    config={"shard_count": 2})
+                    config={"shard_count": 2, "batch_scope": "shard"})
     for n in (1, 2, 3, 4):
         c.announce(0, u=n, up=0)
     for n in (1, 2, 3, 4):

@@ -30,6 +30,7 @@ from privtrak.reference import (
     AnnounceResult,
     BaselineKey,
     Batch,
+    BatchScope,
     Cause,
     CloseReport,
     Config,
@@ -105,7 +106,8 @@ class SealedBatch:
     """A sealed batch that is neither delivered nor closed."""
 
     batch_id: int
-    shard: int
+    shard: int | None
+    """The buffer it was sealed from: a shard, or ``None`` for the global one."""
     items: list[Tagged]
     sealed_at: int
     attempts: int
@@ -131,10 +133,13 @@ class NaiveModel:
         self.now = now
         self.next_gc_at = now + config.gc_interval
         self.stored: dict[Key, Stored] = {}
-        # One flat list of buffered records per shard, plus when each buffer
-        # received its oldest record (for the age trigger).
-        self.buffer: dict[int, list[Tagged]] = {s: [] for s in range(config.shard_count)}
-        self.buffer_since: dict[int, int] = {}
+        # One flat list of buffered records per buffer, plus when each buffer
+        # received its oldest record (for the age trigger). A buffer is named
+        # by its shard, or by None for the one global buffer (R6.8).
+        self.is_global = config.policy.batch_scope is BatchScope.GLOBAL
+        names: list[int | None] = [None] if self.is_global else list(range(config.shard_count))
+        self.buffer: dict[int | None, list[Tagged]] = {name: [] for name in names}
+        self.buffer_since: dict[int | None, int] = {}
         self.batches: list[SealedBatch] = []
         self.next_batch_id = 1
         self.next_serial = 1
@@ -168,6 +173,10 @@ class NaiveModel:
     def shard_of(self, user: bytes) -> int:
         return fnv1a_32(user) % self.config.shard_count
 
+    def buffer_name(self, user: bytes) -> int | None:
+        """The buffer that takes ``user``'s records: the global one, or its shard's."""
+        return None if self.is_global else self.shard_of(user)
+
     def key_of(self, user: UserId, request: AnnounceRequest) -> Key:
         if self.policy.baseline_key is BaselineKey.USER_TORRENT_PEER:
             return (user, request.info_hash, request.peer_id)
@@ -184,7 +193,7 @@ class NaiveModel:
     def is_stale(self, key: Key, now: int) -> bool:
         return self.stored[key].last_seen < now - self.config.peer_lifetime
 
-    def add_record(self, shard: int, record: DeltaRecord, now: int) -> None:
+    def add_record(self, shard: int | None, record: DeltaRecord, now: int) -> None:
         if not self.buffer[shard]:
             self.buffer_since[shard] = now
         self.buffer[shard].append(Tagged(self.next_serial, record))
@@ -196,7 +205,7 @@ class NaiveModel:
         self.purged += 1
         if self.policy.purge_records:
             user, info_hash, peer = key
-            shard = self.shard_of(user)
+            shard = self.buffer_name(user)
             self.add_record(shard, DeltaRecord(
                 RecordKind.PURGE, user, info_hash, peer, 0, 0, Event.NONE, None, now), now)
             # Off the announce path a buffer that purges filled is sealed at
@@ -205,7 +214,7 @@ class NaiveModel:
                     and len(self.buffer[shard]) >= self.config.batch_size):
                 self.seal(shard, now)
 
-    def seal(self, shard: int, now: int, on_path: bool = False) -> SealedBatch:
+    def seal(self, shard: int | None, now: int, on_path: bool = False) -> SealedBatch:
         sb = SealedBatch(self.next_batch_id, shard, list(self.buffer[shard]), now,
                          attempts=0, not_before=now, on_path=on_path, in_flight=False)
         self.next_batch_id += 1
@@ -216,7 +225,7 @@ class NaiveModel:
 
     def seal_every_buffer(self, now: int) -> list[int]:
         ids = []
-        for shard in range(self.config.shard_count):
+        for shard in self.buffer:
             if self.buffer[shard]:
                 ids.append(self.seal(shard, now).batch_id)
         return ids
@@ -318,7 +327,7 @@ class NaiveModel:
             return self.reject(RejectCode.PENDING_FULL, "pending_full")
 
         # Accepted: change the state.
-        shard = self.shard_of(user)
+        shard = self.buffer_name(user)
         if expired:
             self.remove_stale(key, now)
         if outcome is Outcome.STOPPED_UNKNOWN:
@@ -367,8 +376,10 @@ class NaiveModel:
         if max_age is not None:
             aged = [(self.buffer_since[s], s) for s in self.buffer
                     if self.buffer[s] and self.buffer_since[s] + max_age <= now]
-            for _, shard in sorted(aged):
-                self.seal(shard, now)
+            # Shard buffers in age order, ties by shard; a global buffer is alone.
+            aged.sort(key=lambda item: (item[0], -1 if item[1] is None else item[1]))
+            for _, name in aged:
+                self.seal(name, now)
         for sb in self.waiting_in_id_order():
             if sb.not_before <= now:
                 sb.in_flight = True
@@ -493,7 +504,12 @@ class NaiveModel:
         views.sort(key=lambda v: (v.user, v.info_hash, v.peer_id or b""))
         return views
 
-    def buffered_records(self, shard: int) -> tuple[DeltaRecord, ...]:
+    def buffered_records(self, shard: int | None = None) -> tuple[DeltaRecord, ...]:
+        if shard is None:
+            return tuple(t.record for name in self.buffer for t in self.buffer[name])
+        if self.is_global:
+            return tuple(t.record for t in self.buffer[None]
+                         if self.shard_of(t.record.user) == shard)
         return tuple(t.record for t in self.buffer[shard])
 
     def waiting_batches(self) -> list[Batch]:
@@ -538,7 +554,7 @@ class NaiveModel:
 
     def all_pending(self) -> list[Tagged]:
         items: list[Tagged] = []
-        for shard in sorted(self.buffer):
+        for shard in self.buffer:
             items.extend(self.buffer[shard])
         for sb in self.batches:
             items.extend(sb.items)

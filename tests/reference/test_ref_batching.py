@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 from ref_helpers import counts, ih, make, pid, req, state_doc, uid
 
-from privtrak.reference import Event, Outcome, RecordKind, RejectCode, Tracker, UsageError
+from privtrak.reference import (
+    Event,
+    Outcome,
+    RecordKind,
+    RejectCode,
+    Tracker,
+    UsageError,
+    restore,
+    snapshot,
+)
 
 
 def credit(t: Tracker, torrent: int, up: int, now: int, user: int = 1) -> None:
@@ -20,7 +29,8 @@ def credit(t: Tracker, torrent: int, up: int, now: int, user: int = 1) -> None:
 
 def test_size_trigger_seals_full_buffers() -> None:
     """R6.1: a buffer reaching batch_size is sealed at once into a waiting batch."""
-    t = make("recommended", batch_size=3, shard_count=1, max_batch_age="off")
+    t = make("recommended", batch_size=3, shard_count=1, max_batch_age="off",
+             batch_scope="shard")
     credit(t, 1, 10, now=0)
     credit(t, 2, 20, now=1)
     assert t.waiting_batches() == []
@@ -78,7 +88,7 @@ def test_age_trigger_seals_after_max_batch_age() -> None:
 
 def test_gc_trigger_seals_every_buffer_in_shard_order() -> None:
     """R6.2: flush_on_gc seals every non-empty buffer after the purge, by shard."""
-    t = make("recommended", shard_count=4, max_batch_age="off")
+    t = make("recommended", shard_count=4, max_batch_age="off", batch_scope="shard")
     users = [1, 2, 3, 4, 5, 6]
     for u in users:
         credit(t, 1, 10 * u, now=0, user=u)
@@ -337,3 +347,161 @@ def test_seed_batches_group_users_by_fnv_shard() -> None:
         1, 0, [uid(1), uid(3)])
     assert (second.batch_id, second.shard, [r.user for r in second.records]) == (
         2, 1, [uid(2), uid(4)])
+
+
+# -- R6.8 --------------------------------------------------------------------------
+# With shard_count=4, uid(1), uid(2), uid(3), uid(4) fall in shards 2, 3, 0, 1
+# (fnv1a_32 values in test_seed_batches_group_users_by_fnv_shard), so every
+# global batch below mixes shards that shard scope would keep apart.
+
+
+def global_tracker(preset: str = "recommended", **keys: object) -> Tracker:
+    t = make(preset, shard_count=4, batch_scope="global", **keys)
+    assert [t.shard_of(uid(n)) for n in (1, 2, 3, 4)] == [2, 3, 0, 1]
+    return t
+
+
+def test_global_size_trigger_seals_records_of_every_shard() -> None:
+    """R6.8, R6.1: one buffer for the tracker; the third record, whatever its shard,
+    fills it to batch_size=3 and seals it as batch 1 with shard None."""
+    t = global_tracker(batch_size=3, max_batch_age="off")
+    credit(t, 1, 10, now=0, user=1)
+    credit(t, 1, 20, now=1, user=2)
+    assert t.waiting_batches() == [] and len(t.buffered_records()) == 2
+    assert [r.up for r in t.buffered_records(3)] == [20]  # uid(2)'s shard
+    credit(t, 1, 30, now=2, user=3)
+    [batch] = t.waiting_batches()
+    assert (batch.batch_id, batch.shard, batch.sealed_at) == (1, None, 2)
+    assert [(r.user, r.up) for r in batch.records] == [(uid(1), 10), (uid(2), 20),
+                                                       (uid(3), 30)]
+    assert t.buffered_records() == ()
+    shard_scope = make("recommended", shard_count=4, batch_size=3, max_batch_age="off",
+                       batch_scope="shard")
+    for n in (1, 2, 3):
+        credit(shard_scope, 1, 10 * n, now=n - 1, user=n)
+    assert shard_scope.waiting_batches() == []  # three shards, one record each
+
+
+def test_global_age_trigger_uses_the_oldest_record_of_any_shard() -> None:
+    """R6.8, R6.2: the global buffer is as old as its first record (user 1 at t=3):
+    deadline 3 + 10 = 13, and the batch takes user 2's later record too."""
+    t = global_tracker(max_batch_age="10s")
+    credit(t, 1, 5, now=3, user=1)
+    credit(t, 1, 7, now=8, user=2)
+    assert t.next_deadline() == 13
+    assert t.next_batch(now=12) is None
+    batch = t.next_batch(now=13)
+    assert batch is not None and (batch.batch_id, batch.shard, batch.sealed_at) == (1, None, 13)
+    assert [(r.user, r.up) for r in batch.records] == [(uid(1), 5), (uid(2), 7)]
+    assert t.next_deadline() == 180  # only the GC is left
+
+
+def test_global_gc_trigger_seals_one_batch() -> None:
+    """R6.8, R6.2: flush_on_gc seals the one buffer: six users in four shards, one batch
+    of six records in announce order."""
+    t = global_tracker(max_batch_age="off")
+    for u in range(1, 7):
+        credit(t, 1, 10 * u, now=0, user=u)
+    gc = t.collect_garbage(now=1)
+    assert gc.sealed == (1,)
+    [batch] = t.waiting_batches()
+    assert batch.shard is None and [r.up for r in batch.records] == [10, 20, 30, 40, 50, 60]
+
+
+def test_global_merge_puts_a_failed_batch_back_in_front() -> None:
+    """R6.8, R6.5: under merge the failed batch's records go back in front of the global
+    buffer, which becomes as old as their first record (t=0): the age trigger fires at
+    0 + 10 = 10 and seals them with the newer record under the new id 2."""
+    t = global_tracker(batch_size=2, max_batch_age="10s", failed_batch="merge")
+    credit(t, 1, 10, now=0, user=1)
+    credit(t, 1, 20, now=1, user=2)
+    credit(t, 1, 30, now=2, user=3)
+    first = t.next_batch(now=2)
+    assert first is not None and [r.up for r in first.records] == [10, 20]
+    t.batch_failed(first.batch_id, now=3)
+    assert [r.up for r in t.buffered_records()] == [10, 20, 30]
+    assert [r.up for r in t.buffered_records(3)] == [20]
+    assert t.next_deadline() == 10
+    assert t.next_batch(now=9) is None
+    second = t.next_batch(now=10)
+    assert second is not None and (second.batch_id, second.shard) == (2, None)
+    assert [r.up for r in second.records] == [10, 20, 30]
+
+
+def test_global_retain_retries_the_identical_batch() -> None:
+    """R6.8, R6.5: under retain a failed global batch waits 1 s and comes back identical."""
+    t = global_tracker(batch_size=2, max_batch_age="off")
+    credit(t, 1, 10, now=0, user=1)
+    credit(t, 1, 20, now=0, user=2)
+    first = t.next_batch(now=0)
+    assert first is not None and first.shard is None
+    t.batch_failed(first.batch_id, now=0)
+    credit(t, 1, 30, now=0, user=3)
+    assert t.buffered_records() != () and t.next_batch(now=0) is None
+    again = t.next_batch(now=1)
+    assert again == first and t.attempts(first.batch_id) == 2
+
+
+def test_global_on_path_waits_for_the_batch_in_flight() -> None:
+    """R6.8, R6.3: flush_path=announce hands a full global batch to the announce; while
+    it is in flight no other is sealed, whatever shard announces; the next announce
+    after its success takes the grown buffer."""
+    t = global_tracker("seed", batch_size=2)
+    credit(t, 1, 10, now=0, user=1)
+    r = t.announce(req(user=2), now=0)
+    r = t.announce(req(user=2, up=20), now=1)
+    assert r.flush is not None and (r.flush.batch_id, r.flush.shard) == (1, None)
+    assert [x.user for x in r.flush.records] == [uid(1), uid(2)]
+    credit(t, 1, 30, now=2, user=3)
+    r2 = t.announce(req(user=4), now=2)
+    r2 = t.announce(req(user=4, up=40), now=3)
+    assert r2.flush is None and [x.up for x in t.buffered_records()] == [30, 40]
+    t.batch_succeeded(1, now=3)
+    r3 = t.announce(req(user=1, up=10), now=4)  # no record; the seed still checks
+    assert r3.flush is not None and [x.up for x in r3.flush.records] == [30, 40]
+
+
+def test_global_stop_seals_the_one_buffer() -> None:
+    """R6.8, R8: stop hands out the size-sealed batches 1 and 2 and seals the rest of the
+    one buffer into batch 3."""
+    t = global_tracker(batch_size=2, max_batch_age="off")
+    for u in (1, 2, 3, 4, 5):
+        credit(t, 1, 10 * u, now=0, user=u)
+    handed = t.stop(now=1)
+    assert [(b.batch_id, b.shard, [r.up for r in b.records]) for b in handed] == [
+        (1, None, [10, 20]), (2, None, [30, 40]), (3, None, [50])]
+
+
+def test_global_snapshot_round_trip() -> None:
+    """R6.8, R8.3: the global buffer is one entry with shard null; a restored tracker
+    writes the same snapshot and seals the same batches."""
+    t = global_tracker(batch_size=2, max_batch_age="10s")
+    for u in (1, 2, 3):
+        credit(t, 1, 10 * u, now=0, user=u)
+    assert t.next_batch(now=0) is not None  # batch 1 in flight, [30] buffered
+    doc = snapshot(t)
+    assert doc["version"] == 2 and doc["config"]["batch_scope"] == "global"
+    assert [(b["shard"], len(b["records"])) for b in doc["buffers"]] == [(None, 1)]
+    assert doc["in_flight"][0]["batch"]["shard"] is None
+    twin = restore(doc)
+    assert snapshot(twin) == doc
+    for tracker in (t, twin):
+        credit(tracker, 2, 5, now=4, user=4)
+    assert [b.records for b in twin.waiting_batches()] == [
+        b.records for b in t.waiting_batches()]
+    assert snapshot(twin) == snapshot(t)
+
+
+@pytest.mark.parametrize("scope", ["shard", "global"])
+def test_buffered_records_reads_every_buffer_or_one_shard(scope: str) -> None:
+    """R6.8: buffered_records() is every buffered record (shard buffers in shard order, or
+    the global buffer in append order); buffered_records(shard) that shard's users' only;
+    a shard outside 0..shard_count-1 is a UsageError."""
+    t = make("recommended", shard_count=4, max_batch_age="off", batch_scope=scope)
+    for u in (1, 2, 3):  # shards 2, 3, 0
+        credit(t, 1, 10 * u, now=0, user=u)
+    every = [r.up for r in t.buffered_records()]
+    assert every == ([30, 10, 20] if scope == "shard" else [10, 20, 30])
+    assert [[r.up for r in t.buffered_records(s)] for s in range(4)] == [[30], [], [10], [20]]
+    with pytest.raises(UsageError, match="shard 4"):
+        t.buffered_records(4)

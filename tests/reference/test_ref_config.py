@@ -29,6 +29,7 @@ POLICY_ALTERNATIVES: dict[str, tuple[object, object]] = {
     "stale_on_announce": ("revive", "expire"),
     "purge_on_announce": (True, False),
     "purge_records": (False, True),
+    "batch_scope": ("shard", "global"),
     "flush_path": ("announce", "background"),
     "flush_on_gc": (False, True),
     "failed_batch": ("merge", "retain"),
@@ -169,6 +170,7 @@ def test_keys_that_cannot_be_off_or_zero(key: str, value: object) -> None:
     ({"event_records": "yes"}, "event_records", "yes", "true or false"),
     ({"flush_path": "sideways"}, "flush_path", "sideways", "announce"),
     ({"counter_limit": 1}, "counter_limit", 1, "must be one of"),
+    ({"batch_scope": "tracker"}, "batch_scope", "tracker", "['shard', 'global']"),
     ({"retry_backoff_initial": 10, "retry_backoff_max": 5}, "retry_backoff_max", 5,
      "retry_backoff_initial"),
 ])
@@ -220,7 +222,8 @@ def test_round_trip_of_a_mapping_is_literal() -> None:
         "counter_decrease": "negative_delta", "started_on_known": "continue",
         "stopped_unknown": "insert_baseline", "event_records": False,
         "stale_on_announce": "revive", "purge_on_announce": True, "purge_records": False,
-        "flush_path": "announce", "flush_on_gc": False, "failed_batch": "merge",
+        "batch_scope": "shard", "flush_path": "announce", "flush_on_gc": False,
+        "failed_batch": "merge",
         "handler_failure": "fail_announce", "stop_undelivered": "drop",
         "counter_limit": "wrap", "expiry_panic": "abort", "stop_entries": "forget"}
 

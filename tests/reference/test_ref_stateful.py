@@ -56,6 +56,7 @@ from privtrak.reference import (
     AnnounceResult,
     BaselineKey,
     Batch,
+    BatchScope,
     CloseReport,
     Config,
     CounterLimit,
@@ -254,9 +255,7 @@ class TrackerVersusModel(RuleBasedStateMachine):
 
     def pending_records(self) -> list[DeltaRecord]:
         t = self.tracker
-        held: list[DeltaRecord] = []
-        for shard in range(self.config.shard_count):
-            held.extend(t.buffered_records(shard))
+        held: list[DeltaRecord] = list(t.buffered_records())
         for batch in t.waiting_batches() + t.in_flight_batches():
             held.extend(batch.records)
         return held
@@ -406,7 +405,7 @@ class TrackerVersusModel(RuleBasedStateMachine):
     def stop(self) -> None:
         handed = self.both("stop", self.now)
         assert self.tracker.waiting_batches() == []
-        assert all(not self.tracker.buffered_records(s) for s in range(self.config.shard_count))
+        assert self.tracker.buffered_records() == ()
         for batch in handed:
             self.offer(batch)
         self.check_everything(set())
@@ -509,6 +508,7 @@ class TrackerVersusModel(RuleBasedStateMachine):
         assert t.state == m.state and t.now == m.now and t.next_gc_at == m.next_gc_at
         assert t.next_deadline() == m.next_deadline()
         assert t.entries() == m.entries()
+        assert t.buffered_records() == m.buffered_records()
         for shard in range(self.config.shard_count):
             assert t.buffered_records(shard) == m.buffered_records(shard), shard
         assert t.waiting_batches() == m.waiting_batches()
@@ -569,6 +569,14 @@ class TrackerVersusModel(RuleBasedStateMachine):
         self.seen_sealed = sealed_now
         for batch in t.waiting_batches():
             assert batch.batch_id not in self.succeeded
+        # R6.8: a shard batch holds its shard's records only; a global batch says None.
+        global_scope = self.config.policy.batch_scope is BatchScope.GLOBAL
+        for batch in t.waiting_batches() + t.in_flight_batches():
+            if global_scope:
+                assert batch.shard is None
+            else:
+                assert batch.shard is not None
+                assert {t.shard_of(r.user) for r in batch.records} == {batch.shard}
         if (self.config.policy.flush_path is FlushPath.BACKGROUND
                 and self.config.policy.failed_batch is FailedBatch.RETAIN):
             for batch in t.waiting_batches() + t.in_flight_batches():

@@ -199,9 +199,29 @@ def test_snapshot_keeps_batches_in_flight_and_reoffer_makes_them_wait() -> None:
     assert again == b and twin.attempts(b.batch_id) == 2
 
 
+def test_version_1_snapshots_load_as_shard_scope() -> None:
+    """R8.3, R6.8: a version 1 document (no batch_scope, shard batches) still loads, read
+    as batch_scope shard, and the restored tracker continues as the original."""
+    t = busy("recommended", batch_scope="shard")
+    assert t.next_batch(now=12) is not None
+    doc = json.loads(json.dumps(snapshot(t)))
+    old = json.loads(json.dumps(doc))
+    old["version"] = 1
+    del old["config"]["batch_scope"]
+    twin = restore(old)
+    assert twin.config.policy.batch_scope == "shard"
+    assert snapshot(twin) == doc
+    with pytest.raises(SnapshotError, match=r"batch.shard: must be null \(batch_scope global\)"):
+        restore({**doc, "config": {**doc["config"], "batch_scope": "global"}})
+
+
 @pytest.mark.parametrize(("mutate", "path"), [
     (lambda d: d.update(format="other"), "$.format"),
-    (lambda d: d.update(version=2), "$.version"),
+    (lambda d: d.update(version=3), "$.version"),
+    (lambda d: d.update(version="2"), "$.version"),
+    (lambda d: d.update(version=1), "$.config.batch_scope"),
+    (lambda d: d["buffers"][0].update(shard=0), "$.buffers[0].shard"),
+    (lambda d: d["buffers"].append(d["buffers"][0]), "$.buffers[1].shard"),
     (lambda d: d.pop("users"), "$.users"),
     (lambda d: d["users"][0].update(user="zz"), "$.users[0].user"),
     (lambda d: d["users"][0].update(shard=99), "$.users[0].shard"),
