@@ -225,3 +225,16 @@ def credential_forms() -> Case:
         obs = c.announce(now, credential=credential, up=now)
         c.want(None if obs.reject is None else obs.reject.value, reject, name)
     return c.build()
+
+
+@gap_case
+def started_resets_under_torrent_keying() -> Case:
+    c = CaseBuilder("recommended/R4.2/started-resets-under-torrent-keying",
+                    preset="recommended", rules=("R4.2", "R2.1"),
+                    description="A policy mix: started_on_known reset with the seed's "
+                                "user_torrent keying. started on a known entry is a reset "
+                                "whatever the keying; the policies are independent.",
+                    config={"shard_count": 1, "baseline_key": "user_torrent"})
+    c.announce(0, up=100)
+    c.want_outcome(c.announce(5, up=300, event="started"), "reset")
+    return c.build()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +173,22 @@ class _Plan:
     bad_credential: bool
     left: int
     outcomes: tuple[HandlerOutcome, ...]
+    credential_form: int = 0
+    """Index into :data:`CREDENTIAL_FORMS` (0: the canonical path form)."""
+
+
+CREDENTIAL_FORMS: tuple[Callable[[str], str], ...] = (
+    lambda k: f"/{k}/announce",
+    lambda k: f"/{k.upper()}/announce",
+    lambda k: f"/announce?info_hash=x&passkey={k}&port=6881",
+    lambda k: f"/{k}/announce?passkey={k.upper()}",
+    lambda k: f"/{k}/announce/",
+    lambda k: f"/x/{k}/announce",
+    lambda k: f"/announce?passkey={k}#frag",
+    lambda k: BAD_CREDENTIAL,
+)
+"""Credential forms of SPEC.md R1.1 (the first four accepted, the rest refused)."""
+_FORMS = (0,) * 16 + tuple(range(1, len(CREDENTIAL_FORMS)))
 
 
 @st.composite
@@ -193,12 +209,12 @@ def _plan(draw: st.DrawFn, kinds: Sequence[str], jumps: Sequence[int]) -> _Plan:
         return _Plan(kind, jump, 0, 0, 0, "grow", 0, Event.NONE, False, 0, ())
     # Mostly the first user, torrent and peer: state is only interesting when
     # announces meet the same entries again. Shrinking moves each choice to
-    # its first value: user 0, growth, no event, a valid credential.
+    # its first value: user 0, growth, no event, the canonical credential.
     return _Plan(kind, jump, draw(st.sampled_from((0, 0, 0, 0, 1, 1, 2))),
                  draw(st.sampled_from((0, 0, 0, 1))), draw(st.sampled_from((0, 0, 0, 1))),
                  draw(st.sampled_from(_CHANGES)), draw(st.integers(0, 3)),
-                 draw(st.sampled_from(_EVENTS)), draw(st.integers(0, 24)) == 24,
-                 draw(st.sampled_from((0, 100))), ())
+                 draw(st.sampled_from(_EVENTS)), False,
+                 draw(st.sampled_from((0, 100))), (), draw(st.sampled_from(_FORMS)))
 
 
 _OUTCOMES = tuple(HandlerOutcome)
@@ -306,7 +322,7 @@ def _request(plan: _Plan, counters: dict[tuple[int, int, int], tuple[int, int]]
         new_up = BIG[plan.amount % len(BIG)]
         new_down = old_down if plan.amount == 3 else BIG[plan.amount % len(BIG)]
     counters[key] = (new_up, new_down)
-    credential = BAD_CREDENTIAL if plan.bad_credential else f"/{USERS[plan.user]}/announce"
+    credential = CREDENTIAL_FORMS[plan.credential_form](USERS[plan.user])
     return AnnounceRequest(credential, InfoHash(TORRENTS[plan.torrent]),
                            PeerId(PEERS[plan.peer]), new_up, new_down, plan.left, plan.event,
                            "10.0.0.1", 6881)

@@ -45,6 +45,7 @@ from privtrak.reference._tracker import _COMPLETED_BIT, _User, pack_entry
 
 from ._adapter import ALL_FEATURES, AdapterInfo, serve
 from ._execute import Execution
+from ._mutants_gaps import GAP_MUTANTS
 
 # -- the broken trackers ------------------------------------------------------
 
@@ -227,7 +228,7 @@ def _execution(tracker_class: type[Tracker]) -> type[MutantExecution]:
                 {"tracker_class": tracker_class, "__doc__": tracker_class.__doc__})
 
 
-MUTANTS: Mapping[str, Callable[..., Execution]] = {
+_BASE_MUTANTS: Mapping[str, Callable[..., Execution]] = {
     "batch-size-off-by-one": _execution(BatchSizeOffByOne),
     "lost-on-failure": _execution(LostOnFailure),
     "duplicated-on-retry": _execution(DuplicatedOnRetry),
@@ -242,7 +243,10 @@ MUTANTS: Mapping[str, Callable[..., Execution]] = {
     "no-backoff": _execution(NoBackoff),
     "stop-drops": _execution(StopDrops),
 }
-"""Mutant name -> implementation factory (``factory(config, start)``)."""
+MUTANTS: Mapping[str, Callable[..., Execution]] = {**_BASE_MUTANTS, **GAP_MUTANTS}
+"""Mutant name -> implementation factory (``factory(config, start, allow_list)``):
+the original set and, from :mod:`._mutants_gaps`, one or more per blind spot
+the kit once had."""
 
 
 def describe(name: str) -> str:
