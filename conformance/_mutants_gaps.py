@@ -101,9 +101,7 @@ class OutcomeForOldest(MutantTracker):
 
 class _RetainNewId(Batcher):
     def retain(self, pending: Pending, not_before: int) -> None:
-        batch = pending.batch
-        pending.batch = replace(batch, batch_id=self.next_batch_id) if hasattr(
-            batch, "__dataclass_fields__") else batch._replace(batch_id=self.next_batch_id)
+        pending.batch = replace(pending.batch, batch_id=self.next_batch_id)
         self.next_batch_id += 1
         super().retain(pending, not_before)
 
