@@ -25,7 +25,6 @@ from ._runner import run_cases
 from ._session import RunOptions, Session
 from ._vectors import packaged_vector_dir
 
-
 MAX_SHRUNK_STEPS = 6
 """Every counterexample must shrink to at most this many steps."""
 
