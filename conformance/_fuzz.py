@@ -37,6 +37,7 @@ from privtrak.reference import (
     Event,
     InfoHash,
     PeerId,
+    UserId,
     config_to_mapping,
     parse_config,
 )
@@ -89,6 +90,8 @@ class Trace:
     config: Config
     start: int
     steps: tuple[Step, ...]
+    allow_list: frozenset[UserId] | None = None
+    """R1.2: the users the identifier accepts (``None``: every well-formed passkey)."""
 
 
 # -- generation -------------------------------------------------------------------
@@ -223,7 +226,8 @@ _SKIP = _Plan("skip", 0, 0, 0, 0, "grow", 0, Event.NONE, False, 0, ())
 
 @st.composite
 def traces(draw: st.DrawFn, presets: Sequence[str], snapshots: bool = True,
-           max_steps: int = 30, *, mix: bool = False, deferred: bool = True) -> Trace:
+           max_steps: int = 30, *, mix: bool = False, deferred: bool = True,
+           allow_lists: bool = True) -> Trace:
     """A random trace; see the module docstring for its biases. ``take`` and
     ``report`` steps only with ``deferred``, policy mixes only with ``mix``."""
     config = draw(configs(presets, mix))
@@ -236,14 +240,20 @@ def traces(draw: st.DrawFn, presets: Sequence[str], snapshots: bool = True,
                                    max_steps, max_steps)))
     plans = draw(st.lists(_plan(kinds, _time_jumps(config)), min_size=length,
                           max_size=length))
-    return Trace(config, start, _feasible(config, start, _realise(plans, start)))
+    allow_list = None
+    if allow_lists and draw(st.integers(0, 5)) == 5:
+        allow_list = frozenset(UserId(bytes.fromhex(u)) for u in
+                               USERS[:draw(st.integers(1, len(USERS) - 1))])
+    steps = _feasible(config, start, _realise(plans, start), allow_list)
+    return Trace(config, start, steps, allow_list)
 
 
-def _feasible(config: Config, start: int, steps: Sequence[Step]) -> tuple[Step, ...]:
+def _feasible(config: Config, start: int, steps: Sequence[Step],
+              allow_list: frozenset[UserId] | None = None) -> tuple[Step, ...]:
     """``steps`` with each ``report`` aimed at a batch that is outstanding (its
     index taken modulo their number) and dropped when none is, found by running
     the reference; the rest is kept as it is."""
-    execution = Execution(config, start)
+    execution = Execution(config, start, allow_list)
     out: list[Step] = []
     for planned in steps:
         step = planned
@@ -350,11 +360,13 @@ def run_lockstep(session: Session, trace: Trace, case_id: str = "fuzz") -> None:
     info = session.info
     assert info is not None
     client = session.ensure()
-    execution = Execution(trace.config, trace.start)
+    execution = Execution(trace.config, trace.start, trace.allow_list)
     config = config_to_mapping(trace.config)
     step_index = -1
     try:
-        client.reset(case_id, trace.config.preset, config, trace.start)
+        client.reset(case_id, trace.config.preset, config, trace.start,
+                     allow_list=None if trace.allow_list is None else tuple(
+                         sorted(u.hex() for u in trace.allow_list)))
         for step_index, step in enumerate(trace.steps):
             try:
                 expected = encode_observation(execution.apply(step))
@@ -437,7 +449,8 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
     mix = all(f"preset:{p}" in info.features for p in ("seed", "recommended"))
     try:
         test = given(traces(usable, snapshots, max_steps, mix=mix,
-                            deferred="deferred" in info.features))(check)
+                            deferred="deferred" in info.features,
+                            allow_lists="allow_list" in info.features))(check)
         test = hypothesis_seed(seed * 1_000_003)(test)
         test = settings(max_examples=max_examples, database=None, deadline=None,
                         derandomize=False, verbosity=Verbosity.quiet,
@@ -466,14 +479,15 @@ def _without_idle_states(session: Session, found: Diverged) -> Diverged:
     best = found
     if found.step + 1 < len(found.trace.steps):
         trace = found.trace
-        best = Diverged(Trace(trace.config, trace.start, trace.steps[:found.step + 1]),
+        best = Diverged(Trace(trace.config, trace.start, trace.steps[:found.step + 1],
+                              trace.allow_list),
                         found.step, found.message, found.divergence, found.stderr_tail)
     index = 0
     while index < len(best.trace.steps):
         step = best.trace.steps[index]
         if isinstance(step, StateStep) and index != best.step:
             steps = best.trace.steps[:index] + best.trace.steps[index + 1:]
-            trial = Trace(best.trace.config, best.trace.start, steps)
+            trial = Trace(best.trace.config, best.trace.start, steps, best.trace.allow_list)
             try:
                 run_lockstep(session, trial)
             except Diverged as exc:
@@ -539,7 +553,7 @@ def render_failure(failure: Diverged) -> str:
 def failure_case(failure: Diverged, implementation: str, seed: int) -> Case:
     """The minimal trace as a vector case, expectations from the reference."""
     trace = failure.trace
-    execution = Execution(trace.config, trace.start)
+    execution = Execution(trace.config, trace.start, trace.allow_list)
     steps = tuple(CaseStep(s, execution.apply(s)) for s in trace.steps)
     digest = _digest(encode_step(s) for s in trace.steps)
     return Case(
@@ -548,8 +562,8 @@ def failure_case(failure: Diverged, implementation: str, seed: int) -> Case:
                      f"at step {failure.step} ({failure.message}); found by privtrak conform "
                      f"fuzz --seed {seed}."),
         rules=(), defects=(), preset=trace.config.preset,
-        features=tuple(required_features(trace.config, trace.steps)),
-        start=trace.start, config=trace.config, steps=steps)
+        features=tuple(required_features(trace.config, trace.steps, trace.allow_list)),
+        start=trace.start, config=trace.config, steps=steps, allow_list=trace.allow_list)
 
 
 def _digest(items: Iterable[Any]) -> str:

@@ -46,7 +46,8 @@ from ._steps import (
 
 _BY_OUTCOME = {"baseline": "R3", "credited": "R3.2", "reset": "R4.1", "stopped": "R5.1",
                "stopped_unknown": "R5.3", "expired": "R7.2"}
-_BY_REJECT = {"bad_credential": "R1.1", "counter_out_of_range": "R9.2", "pending_full": "R6.7",
+_BY_REJECT = {"bad_credential": "R1.1", "unknown_user": "R1.2", "counter_out_of_range": "R9.2",
+              "pending_full": "R6.7",
               "closing": "R8.1", "handler_failed": "R6.6"}
 
 
@@ -101,7 +102,7 @@ def collect(presets: Sequence[str], examples: int, seed: int, *, mix: bool = Fal
     out: list[tuple[Trace, set[str]]] = []
 
     def record(trace: Trace) -> None:
-        execution = Execution(trace.config, trace.start)
+        execution = Execution(trace.config, trace.start, trace.allow_list)
         observations: list[Observation] = []
         for step in trace.steps:
             try:
