@@ -84,6 +84,27 @@ def deferred_failure_merges_into_a_full_buffer() -> Case:
 
 
 @gap_case
+def outcomes_out_of_take_order() -> Case:
+    c = _rec("R6.4", "outcomes-reported-out-of-order",
+             "Two batches are taken and in flight at once; the newer one's outcome (fail) "
+             "is reported first, then the older one's (ok). Each outcome applies to the "
+             "batch it names: the newer batch is the one retried.",
+             batch_size=1, retry_backoff_initial=1, retry_backoff_max=60)
+    c.announce(0)
+    c.announce(0, u=2)
+    c.announce(1, up=3)
+    c.announce(1, u=2, up=4)
+    c.take(1)
+    c.take(1)
+    c.report(2, "fail", 1)
+    c.report(2, "ok", 0)
+    again = c.deliver(3)
+    c.want([(d.batch.batch_id, d.batch.records[0].up) for d in again.deliveries], [(2, 4)],
+           "the newer batch is retried")
+    return c.build()
+
+
+@gap_case
 def retries_that_collide() -> Case:
     c = _rec("R6.5", "retries-due-together-go-in-id-order",
              "Two batches fail with different attempt counts (batch 1 twice, batch 2 once) "
@@ -199,7 +220,8 @@ def go_durations_in_the_config() -> Case:
     return c.build()
 
 
-_KEY = user(1).hex()
+_KEY = user(10).hex()
+"""A passkey with hex letters (``aaaa...00``), so its upper-case form differs."""
 _CREDENTIALS = (
     ("upper-case-path", f"/{_KEY.upper()}/announce", None),
     ("query-with-other-parameters", f"/announce?info_hash=x&passkey={_KEY}&port=1", None),
