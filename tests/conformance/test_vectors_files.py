@@ -175,3 +175,11 @@ def test_every_case_ends_with_a_state_summary() -> None:
             assert case.config.policy.expiry_panic.value == "abort", case.id
             continue
         assert last.step.op == "state", case.id
+
+
+def test_every_spec_rule_has_a_hand_written_case() -> None:
+    """Coverage never rests on a random trace: regenerating them cannot lose a rule."""
+    spec = resources.files("privtrak.reference").joinpath("SPEC.md").read_text(encoding="utf-8")
+    rules = re.findall(r"^### (R[0-9.]+)", spec, re.MULTILINE)
+    hand = {r for case in all_cases() if not case.id.startswith("random/") for r in case.rules}
+    assert rules and not [r for r in rules if r not in hand]
