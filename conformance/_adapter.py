@@ -38,8 +38,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
-import yaml
-
 from privtrak import __version__
 from privtrak.reference import Config, ConfigError, PrivtrakError, UserId, parse_config
 
@@ -188,6 +186,8 @@ class _Session:
 
 
 def _yaml_mapping(text: object) -> Mapping[str, Any]:
+    import yaml  # noqa: PLC0415 - only a reset needs it; the adapter starts fast
+
     if not isinstance(text, str):
         raise ConfigError("config_yaml", text, "must be a string")
     try:
