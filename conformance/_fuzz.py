@@ -112,9 +112,12 @@ def configs(draw: st.DrawFn, presets: Sequence[str], mix: bool = False) -> Confi
         "batch_size": draw(st.sampled_from([1, 2, 3, 4, 8])),
         "shard_count": draw(st.sampled_from([1, 2, 3])),
         "peer_lifetime": draw(st.sampled_from([5, 10, 30])),
-        "gc_interval": draw(st.sampled_from([3, 7, 20])),
+        # 1000: GC is rarely overdue, so next_deadline shows the batches' times.
+        "gc_interval": draw(st.sampled_from([3, 7, 20, 1000])),
         "retry_backoff_initial": draw(st.sampled_from([1, 2])),
-        "retry_backoff_max": draw(st.sampled_from([4, 30])),
+        # A cap of 2 is reached by the second retry: a backoff that ignores
+        # the cap shows within a few failures.
+        "retry_backoff_max": draw(st.sampled_from([4, 2, 30])),
     }
     if preset == "seed":
         raw["max_batch_age"] = "off"
@@ -149,8 +152,9 @@ def _time_jumps(config: Config) -> list[int]:
     return [0, 0, 0, 0, 1, 1, 1, 2, 2, *sorted(j for j in jumps if j >= 0)]
 
 
-_KINDS = ("skip", *("announce",) * 12, *("deliver",) * 4, *("gc",) * 3, *("handler",) * 3,
-          "state", "state", "snapshot_restore", "stop", "take", "take", "report", "report")
+_KINDS = ("skip", *("announce",) * 12, *("deliver",) * 6, *("gc",) * 3, *("handler",) * 5,
+          "state", "state", "snapshot_restore", "stop", "stop", "take", "take", "report",
+          "report", "storm", "storm")
 """Step kinds by weight. ``skip`` (no step) comes first: shrinking moves choices
 toward the first element, so it removes steps from a fixed-length plan list."""
 _CHANGES = ("grow",) * 7 + ("same", "reset", "reset", "big", "leap")
@@ -202,12 +206,18 @@ def _plan(draw: st.DrawFn, kinds: Sequence[str], jumps: Sequence[int]) -> _Plan:
     if kind == "skip":
         return _SKIP
     if kind == "handler":
-        outcomes = tuple(draw(st.lists(st.sampled_from(_OUTCOMES), min_size=1, max_size=3)))
+        # Failures dominate: a batch that fails again and again reaches the
+        # longer backoffs and their cap.
+        outcomes = tuple(draw(st.lists(st.sampled_from(_HANDLER_DRAWS), min_size=1,
+                                       max_size=3)))
         return _Plan(kind, 0, 0, 0, 0, "grow", 0, Event.NONE, False, 0, outcomes)
     jump = draw(st.sampled_from(jumps))
     if kind == "report":
         return _Plan(kind, jump, 0, 0, 0, "grow", draw(st.integers(0, 2)), Event.NONE, False,
                      0, (draw(st.sampled_from(_OUTCOMES)),))
+    if kind == "storm":
+        return _Plan(kind, jump, 0, 0, 0, "grow", draw(st.integers(1, 3)), Event.NONE, False,
+                     0, ())
     if kind != "announce":
         return _Plan(kind, jump, 0, 0, 0, "grow", 0, Event.NONE, False, 0, ())
     # Mostly the first user, torrent and peer: state is only interesting when
@@ -221,6 +231,8 @@ def _plan(draw: st.DrawFn, kinds: Sequence[str], jumps: Sequence[int]) -> _Plan:
 
 
 _OUTCOMES = tuple(HandlerOutcome)
+_HANDLER_DRAWS = (HandlerOutcome.FAIL, HandlerOutcome.OK, HandlerOutcome.FAIL,
+                  HandlerOutcome.FAIL_AFTER_COMMIT)
 _SKIP = _Plan("skip", 0, 0, 0, 0, "grow", 0, Event.NONE, False, 0, ())
 
 
@@ -244,8 +256,20 @@ def traces(draw: st.DrawFn, presets: Sequence[str], snapshots: bool = True,
     if allow_lists and draw(st.integers(0, 5)) == 5:
         allow_list = frozenset(UserId(bytes.fromhex(u)) for u in
                                USERS[:draw(st.integers(1, len(USERS) - 1))])
-    steps = _feasible(config, start, _realise(plans, start), allow_list)
+    steps = _feasible(config, start, _realise(plans, start, config), allow_list)
     return Trace(config, start, steps, allow_list)
+
+
+def _storm(config: Config, now: int, failures: int) -> tuple[list[Step], int]:
+    """A retry storm: ``failures`` scripted failures, then a flusher pass at ``now``
+    and one more each time the failed batch's backoff ends (SPEC.md R6.5: the
+    backoffs double up to ``retry_backoff_max``), so a batch that keeps failing
+    reaches the cap within a few steps. Returns the steps and the last time."""
+    steps: list[Step] = [HandlerStep((HandlerOutcome.FAIL,) * failures), DeliverStep(now)]
+    for attempt in range(1, failures + 1):
+        now += min(config.retry_backoff_initial * 2 ** (attempt - 1), config.retry_backoff_max)
+        steps.append(DeliverStep(now))
+    return steps, now
 
 
 def _feasible(config: Config, start: int, steps: Sequence[Step],
@@ -274,10 +298,10 @@ _GROW_UP = (0, 1, 7, 1000)
 _GROW_DOWN = (0, 3, 500, 500)
 
 
-def _realise(plans: Sequence[_Plan], start: int) -> tuple[Step, ...]:
+def _realise(plans: Sequence[_Plan], start: int, config: Config) -> tuple[Step, ...]:
     """Steps from plans: time only moves forward, counters mostly grow, a stop
-    happens only in the last quarter, and after it only announces, state,
-    handler and snapshot steps follow."""
+    happens only in the second half, after it only announces, state, handler,
+    report and snapshot steps follow, and a state step ends the trace."""
     counters: dict[tuple[int, int, int], tuple[int, int]] = {}
     now = start
     stopped = False
@@ -286,9 +310,9 @@ def _realise(plans: Sequence[_Plan], start: int) -> tuple[Step, ...]:
         kind = plan.kind
         if kind == "skip":
             continue
-        if kind == "stop" and 4 * index < 3 * len(plans):
+        if kind == "stop" and 2 * index < len(plans):
             kind = "state"  # a stop early on would leave little but "closing" to observe
-        if stopped and kind in ("deliver", "gc", "stop", "take"):
+        if stopped and kind in ("deliver", "gc", "stop", "take", "storm"):
             kind = "announce"
         if kind == "handler":
             steps.append(HandlerStep(plan.outcomes))
@@ -306,11 +330,18 @@ def _realise(plans: Sequence[_Plan], start: int) -> tuple[Step, ...]:
             steps.append(SnapshotRestoreStep(now))
         elif kind == "take":
             steps.append(TakeStep(now))
+        elif kind == "storm":
+            storm, now = _storm(config, now, plan.amount)
+            steps.extend(storm)
         elif kind == "report":
             steps.append(ReportStep(now, plan.amount, plan.outcomes[0]))
         else:
             stopped = True
             steps.append(StopStep(now))
+    if steps and not isinstance(steps[-1], StateStep):
+        # Every trace ends by observing the state it left (shrinking drops
+        # this step again when the divergence does not need it).
+        steps.append(StateStep(now))
     return tuple(steps)
 
 
@@ -473,29 +504,36 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
 
 
 def _without_idle_states(session: Session, found: Diverged) -> Diverged:
-    """``found`` with every ``state`` step removed that the divergence does not
-    need (Hypothesis keeps steps it cannot turn into skips cheaply), and nothing
-    after the divergent step."""
-    best = found
-    if found.step + 1 < len(found.trace.steps):
-        trace = found.trace
-        best = Diverged(Trace(trace.config, trace.start, trace.steps[:found.step + 1],
-                              trace.allow_list),
-                        found.step, found.message, found.divergence, found.stderr_tail)
-    index = 0
-    while index < len(best.trace.steps):
-        step = best.trace.steps[index]
-        if isinstance(step, StateStep) and index != best.step:
+    """``found`` cut after its divergent step, then with every single step removed
+    that the divergence does not need (Hypothesis shrinks plans, and a plan it
+    cannot turn into a skip cheaply keeps its step): one step at a time, until
+    no removal keeps the divergence."""
+    trace = found.trace
+    best = Diverged(Trace(trace.config, trace.start, trace.steps[:found.step + 1],
+                          trace.allow_list),
+                    found.step, found.message, found.divergence, found.stderr_tail)
+    changed = True
+    while changed:
+        changed = False
+        for index in range(len(best.trace.steps) - 1, -1, -1):
             steps = best.trace.steps[:index] + best.trace.steps[index + 1:]
-            trial = Trace(best.trace.config, best.trace.start, steps, best.trace.allow_list)
+            if not steps:
+                continue
+            t = best.trace
+            trial = Trace(t.config, t.start, _feasible(t.config, t.start, steps, t.allow_list),
+                          t.allow_list)
+            if len(trial.steps) >= len(t.steps):
+                continue
             try:
                 run_lockstep(session, trial)
             except Diverged as exc:
-                best = exc
-                continue
+                best = Diverged(Trace(t.config, t.start, trial.steps[:exc.step + 1],
+                                      t.allow_list), exc.step, exc.message, exc.divergence,
+                                exc.stderr_tail)
+                changed = True
+                break
             except Unsupported:
-                pass
-        index += 1
+                continue
     return best
 
 

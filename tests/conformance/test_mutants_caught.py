@@ -14,7 +14,7 @@ from privtrak.conformance._session import RunOptions, Session
 from privtrak.conformance._vectors import packaged_vector_dir
 
 FUZZ_SEED = 0
-FUZZ_MAX_EXAMPLES = 400
+FUZZ_MAX_EXAMPLES = 1000
 """Every mutant is caught well within this with FUZZ_SEED (see _mutant_report)."""
 
 
