@@ -5,16 +5,23 @@ biased toward what breaks trackers: one to three users on one or two
 torrents with one or two peers each, tiny batch sizes and shard counts, time
 jumps that land exactly before, on and after ``peer_lifetime``,
 ``gc_interval``, ``max_batch_age`` and the retry backoff, scripted handler
-failures, counter resets and counters at the 2**63 and 2**64 edges. Each
-trace runs step by step on the adapter and on the reference executor at the
-same time; the first observation that differs (or an adapter that crashes,
-hangs or breaks the protocol) is a divergence. Hypothesis then shrinks the
-trace to a minimal one, which is printed and written as a vector file in
-the packaged format, ready to commit.
+failures and retry storms (a batch failing again at each backoff end up to
+the cap), batches taken and reported later, counter resets, counters at the
+2**63 and 2**64 edges and leaps that wrap after a few announces, every
+credential form of SPEC.md R1.1, allow-lists, and (for an adapter of both
+presets) policy mixes. Seed configurations keep what a seed-only adapter
+cannot set at the seed's values. Each trace runs step by step on the adapter
+and on the reference executor at the same time; the first observation that
+differs (or an adapter that crashes, hangs or breaks the protocol) is a
+divergence; a trace stops being compared where the reference stops
+modelling the seed (R7.3). Hypothesis then shrinks the trace, a last pass
+drops every step the divergence does not need, and the result is printed
+and written as a vector file in the packaged format, ready to commit.
 
-The search is bounded by ``--max-examples`` and ``--time`` and is
-deterministic for a given ``--seed`` (and a deterministic adapter): the same
-seed tries the same traces in the same order. The command line
+The search is one Hypothesis run (so later traces grow deeper), bounded by
+``--max-examples`` and ``--time`` and deterministic for a given ``--seed``
+(and a deterministic adapter): the same seed tries the same traces in the
+same order. The command line
 (``privtrak conform fuzz``) is in :mod:`._fuzz_cli`.
 """
 
