@@ -2,7 +2,7 @@
 
 ``python -m privtrak.conformance._fuzz_stats [--preset P ...] [--examples N]
 [--seed S] [--mix]`` draws ``N`` traces from the fuzzer's own strategy
-(:func:`._fuzz.traces`, in one Hypothesis run exactly as ``privtrak conform
+(:func:`._fuzz_traces.traces`, in one Hypothesis run exactly as ``privtrak conform
 fuzz`` draws them), runs each on the reference and prints JSON:
 
 * ``length``: the distribution of trace lengths in steps (min, quartiles,
@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 
 from ._execute import BeyondModel, Execution
-from ._fuzz import Trace, seed_adapter_accepts, traces
+from ._fuzz_traces import Trace, seed_adapter_accepts, traces
 from ._steps import (
     AnnounceObservation,
     DeliverObservation,

@@ -3,8 +3,8 @@ reaching the rules (figures of privtrak.conformance._fuzz_stats)."""
 
 from __future__ import annotations
 
-from privtrak.conformance._fuzz import CREDENTIAL_FORMS, USERS, seed_adapter_accepts
 from privtrak.conformance._fuzz_stats import collect, figures
+from privtrak.conformance._fuzz_traces import CREDENTIAL_FORMS, USERS, seed_adapter_accepts
 from privtrak.reference import IdentificationError, parse_config
 from privtrak.reference._identify import parse_passkey
 
