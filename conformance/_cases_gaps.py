@@ -105,6 +105,24 @@ def outcomes_out_of_take_order() -> Case:
 
 
 @gap_case
+def retry_keeps_its_place() -> Case:
+    c = _rec("R6.5", "late-failure-keeps-its-place-by-id",
+             "Batch 1 is taken; batch 2 is sealed, delivered and fails; then batch 1's "
+             "failure is reported. Both become due at the same second: batch 1 goes first, "
+             "by id, although its failure was reported last.",
+             batch_size=1, retry_backoff_initial=1, retry_backoff_max=60)
+    c.announce(0, event="started")
+    c.take(0)
+    c.announce(0, u=2, event="started")
+    c.handler("fail")
+    c.deliver(0)
+    c.report(0, "fail")
+    both = c.deliver(1)
+    c.want([d.batch.batch_id for d in both.deliveries], [1, 2], "by id")
+    return c.build()
+
+
+@gap_case
 def retries_that_collide() -> Case:
     c = _rec("R6.5", "retries-due-together-go-in-id-order",
              "Two batches fail with different attempt counts (batch 1 twice, batch 2 once) "

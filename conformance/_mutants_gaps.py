@@ -86,17 +86,19 @@ class MergeBehindNewer(MutantTracker):
     batcher_class = _MergeBehind
 
 
-class _ResolveOldest(Batcher):
-    def resolve(self, batch_id: int) -> Pending:
-        if batch_id in self.in_flight and len(self.in_flight) > 1:
-            batch_id = min(self.in_flight)
-        return super().resolve(batch_id)
+class _RetainAtTheEnd(Batcher):
+    def retain(self, pending: Pending, not_before: int) -> None:
+        pending.not_before = not_before
+        pending.on_path = False
+        self.sealed_records += len(pending.batch.records)
+        self.waiting[pending.batch.batch_id] = pending  # not re-sorted by id
 
 
-class OutcomeForOldest(MutantTracker):
-    """An outcome reported for one in-flight batch is applied to the oldest in flight (R6.4)."""
+class RetryLosesItsPlace(MutantTracker):
+    """A failed batch waits behind batches sealed after it instead of keeping its
+    place by id (R6.5)."""
 
-    batcher_class = _ResolveOldest
+    batcher_class = _RetainAtTheEnd
 
 
 class _RetainNewId(Batcher):
@@ -424,7 +426,7 @@ def _exec(tracker_class: type[Tracker]) -> type[Execution]:
 
 GAP_MUTANTS: Mapping[str, Callable[..., Execution]] = {
     "merge-behind-newer": _exec(MergeBehindNewer),
-    "outcome-for-oldest": _exec(OutcomeForOldest),
+    "retry-loses-its-place": _exec(RetryLosesItsPlace),
     "retry-new-id": _exec(RetryNewId),
     "retries-newest-first": _exec(RetriesNewestFirst),
     "backoff-uncapped": _exec(BackoffUncapped),
