@@ -5,6 +5,7 @@ ok (nothing), hang (no reply to step 1), crash (exit 3 at step 1, after a
 line on stderr), garbage (a non-JSON line), wrong-index, bad-observation
 (an announce observation without "status"), error (an error reply),
 bad-hello (the handshake reply is wrong), old-protocol (hello says 99),
+protocol-1 (hello says 1: an adapter written for the previous version),
 flood (megabytes on stderr, then a correct reply), seed-only (declares only
 the seed preset and no gated feature), decline (answers every reset with
 unsupported).
@@ -31,7 +32,8 @@ def main() -> int:
                 reply = {"type": "howdy"}
             else:
                 features = ["preset:seed"] if mode == "seed-only" else list(ALL_FEATURES)
-                reply = {"type": "hello", "protocol": 99 if mode == "old-protocol" else 2,
+                version = {"old-protocol": 99, "protocol-1": 1}.get(mode, 2)
+                reply = {"type": "hello", "protocol": version,
                          "implementation": f"fake-{mode}", "version": "0",
                          "features": features}
             print(json.dumps(reply), flush=True)

@@ -88,6 +88,8 @@ def test_a_flood_on_stderr_does_not_block(
 @pytest.mark.parametrize(("mode", "message"), [
     ("bad-hello", "bad hello reply"),
     ("old-protocol", "the adapter speaks protocol 99; this runner speaks 2"),
+    ("protocol-1", "this runner speaks 2, which adds deferred batch outcomes (take and report "
+                   "steps)"),
 ])
 def test_a_failed_handshake_cannot_run(mode: str, message: str,
                                        vectors: Path, capsys: pytest.CaptureFixture[str]) -> None:
