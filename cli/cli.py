@@ -32,6 +32,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "adapter": ("privtrak.conformance.cli:adapter",
                 "serve the reference (or --mutant NAME) over the JSON-lines adapter "
                 "protocol on stdin/stdout"),
+    "serve": ("privtrak.server.cli",
+              "run the reference as a BitTorrent HTTP tracker with an SQLite DeltaHandler"),
+    "load": ("privtrak.server.load",
+             "drive a tracker with announces at a fixed rate and report rate, latency "
+             "and errors"),
 }
 
 

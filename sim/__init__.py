@@ -5,7 +5,7 @@ Typical use::
     from privtrak.sim import builtin_scenario, load_scenario, run
 
     result = run(load_scenario("my.yaml"), seed=7)   # or builtin_scenario()
-    result.write("out/")           # results.json, series.csv, accounting.csv
+    result.write("out/")           # results.json, series.csv, accounting.csv, summary.md
     assert result.conserved        # transferred == credited + pending + ... + lost
 
 ``README.md`` beside this package's source documents the scenario format,

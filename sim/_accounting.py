@@ -33,8 +33,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from privtrak.reference import AnnounceResult, Cause, Event, Outcome
+
+from ._workload import ACCEPTED, ENDED, RESTARTED
+
 if TYPE_CHECKING:
     from ._engine import Simulation
+    from ._workload import Session
 
 LOSS_CAUSES = ("baseline", "reset", "purge_gap", "vanished", "rejected", "shared_key",
                "dropped")
@@ -62,16 +67,85 @@ class Ledger:
         row[1] += down
 
 
+SETTLED = -1
+"""``Session.wk`` of a session whose books are closed."""
+
+_REJECTED, _STOPPED = Outcome.REJECTED, Event.STOPPED
+_BASELINE, _STOPPED_UNKNOWN = Cause.BASELINE, Outcome.STOPPED_UNKNOWN
+
+
+class Books:
+    """The run's attribution of every byte, kept while the run goes.
+
+    :meth:`account` compares one accounted announce with the session's
+    previous accepted one and books the bytes the core did not credit under
+    their cause; :meth:`settle` closes a session's books when it is over (its
+    ground truth joins ``transferred``, its unreported tail a row).
+    """
+
+    __slots__ = ("accounted", "ledger")
+
+    def __init__(self) -> None:
+        self.ledger = Ledger()
+        self.accounted = 0
+        """Announces the core accounted during the run."""
+
+    def account(self, s: Session, up: int, down: int, event: Event,
+                res: AnnounceResult) -> bool:
+        """Book one accounted announce; returns False when the core rejected it."""
+        self.accounted += 1
+        s.outstanding -= 1
+        outcome = res.outcome
+        accepted = outcome is not _REJECTED
+        if not accepted:
+            if event is _STOPPED:
+                s.end_cause = "rejected"
+        else:
+            lost_up = up - s.acc_up - res.credited_up
+            lost_down = down - s.acc_down - res.credited_down
+            if lost_up or lost_down:
+                cause = res.cause
+                flags = s.flags
+                if cause is _BASELINE or outcome is _STOPPED_UNKNOWN:
+                    # No baseline: the session's first, or the tracker forgot it.
+                    name = "purge_gap" if flags & ACCEPTED else "baseline"
+                elif cause is None:
+                    name = ("reset" if (flags & RESTARTED and not flags & ACCEPTED)
+                            else "shared_key")
+                else:
+                    name = str(cause)
+                self.ledger.add(name, lost_up, lost_down)
+            s.acc_up = up
+            s.acc_down = down
+            s.flags |= ACCEPTED
+        if s.flags & ENDED and s.outstanding == 0 and s.wk != SETTLED:
+            self.settle(s, s.end_cause, s.t_end)
+        return accepted
+
+    def settle(self, s: Session, cause: str, t: float) -> None:
+        """Close ``s``'s books at ``t``: its truth joins the total, its
+        unreported tail the row of ``cause``."""
+        s.wk = SETTLED
+        up, down, _ = s.counters(t)
+        lg = self.ledger
+        lg.add("transferred", up - s.base_up, down - s.base_down)
+        tail_up, tail_down = up - s.acc_up, down - s.acc_down
+        if tail_up or tail_down:
+            lg.add("unreported" if cause in ("stopped", "unreported") else cause,
+                   tail_up, tail_down)
+
+
 def final_accounting(sim: Simulation) -> dict[str, Any]:
     """The accounting of a finished run, conservation check included."""
     tracker, db = sim.tracker, sim.db
     lg = tracker.ledger()
     rows: dict[str, list[int]] = {name: [0, 0] for name in CAUSES}
+    ledger = sim.books.ledger
     for name in ("transferred", "unreported"):
-        rows[name] = list(sim.ledger.rows[name])
+        rows[name] = list(ledger.rows[name])
     for cause in LOSS_CAUSES:
         if cause != "dropped":
-            rows[f"lost.{cause}"] = list(sim.ledger.rows[cause])
+            rows[f"lost.{cause}"] = list(ledger.rows[cause])
     rows["credited"] = [db.credited_up - db.duplicated_up, db.credited_down - db.duplicated_down]
     rows["duplicated"] = [db.duplicated_up, db.duplicated_down]
     # Records the database applied but the tracker still counts as undelivered

@@ -1,9 +1,7 @@
 """The DeltaHandler as a database model.
 
 * ``connections`` P: a call waits (FIFO) for a free connection and holds it
-  for its latency: the queue of ``simpy.Resource(capacity=P)``, kept as a
-  counter (``free``) and a queue (``waiting``) that the engine serves with
-  one timeout per call.
+  for its latency (the delivery path's :class:`~._resources.ConnectionPool`).
 * Latency of a call on ``n`` records: ``(base + per_record * n) * jitter``.
 * Outcomes: a call that starts inside an outage window fails after
   ``outage_fail_after`` seconds without committing. Otherwise it fails
@@ -22,9 +20,7 @@ the records it applied whose delivery the tracker still counts as pending
 from __future__ import annotations
 
 import random
-from collections import deque
 from enum import Enum
-from typing import Any
 
 from privtrak.reference import Batch, DeltaRecord
 
@@ -40,12 +36,10 @@ class CallOutcome(Enum):
 
 
 class Database:
-    """State and draws of the database model; the engine runs the calls."""
+    """State and draws of the database model; the delivery path runs the calls."""
 
     def __init__(self, model: DatabaseModel, seed: int) -> None:
         self.model = model
-        self.free = model.connections
-        self.waiting: deque[Any] = deque()
         self._latency_rng = random.Random(f"privtrak.sim:{seed}:db_latency")
         self._jitter = model.jitter.sampler(self._latency_rng)
         self._fail_rng = random.Random(f"privtrak.sim:{seed}:failures")
@@ -55,6 +49,8 @@ class Database:
         self.duplicated_down = 0
         self.calls = 0
         self.failures = 0
+        self.records_sent = 0
+        """Records carried by the calls started so far (failed ones included)."""
         self.skipped_batches = 0
         self._applied_ids: set[int] = set()
         self.unacked: dict[int, DeltaRecord] = {}
@@ -65,8 +61,9 @@ class Database:
         return bool(outages) and any(o.start <= t < o.start + o.duration for o in outages)
 
     def plan_call(self, batch: Batch, t: float) -> tuple[float, CallOutcome]:
-        """The latency and outcome of a call starting at ``t``."""
+        """The latency and outcome of a call starting at ``t`` on a connection."""
         m = self.model
+        self.records_sent += len(batch.records)
         if m.outages and self.in_outage(t):
             return m.outage_fail_after, CallOutcome.FAILED
         latency = (m.base_latency + m.per_record_latency * len(batch.records)) * self._jitter()

@@ -3,8 +3,8 @@
 ``results.json`` holds everything (scenario with defaults filled in,
 summary, final accounting, queueing figures, the core's metrics, the series);
 ``series.csv`` and ``accounting.csv`` repeat the series and the accounting
-as tables. Nothing depends on the wall clock, so the same scenario and seed
-give byte-identical files.
+as tables; ``summary.md`` is the human summary. Nothing depends on the wall
+clock, so the same scenario and seed give byte-identical files.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from ._accounting import CAUSES
 from ._stats import SERIES_COLUMNS
+from ._summary import summary_text
 
 FORMAT = "privtrak.sim/1"
 
@@ -36,6 +37,16 @@ class SimulationResult:
     database: dict[str, Any]
     tracker_metrics: dict[str, Any]
     series: list[dict[str, Any]]
+    stability: dict[str, Any]
+    """The verdict on the second half of the run (``_stability.py``)."""
+    rates: dict[str, Any]
+    """Database calls per second, records per call, connection and shard-lock utilization."""
+    latency: dict[str, Any]
+    """Answer latency over the whole run: count, p50, p90, p99, max (seconds)."""
+    memory: dict[str, Any]
+    """``measures`` (in words) and ``peak_bytes`` of the modelled memory."""
+    bytes: dict[str, Any]
+    """The accounting identity in bytes, up and down added, term by term."""
 
     @property
     def conserved(self) -> bool:
@@ -55,6 +66,8 @@ class SimulationResult:
             "summary": self.summary, "accounting": self.accounting,
             "queueing": self.queueing, "database": self.database,
             "tracker_metrics": self.tracker_metrics, "series": self.series,
+            "stability": self.stability, "rates": self.rates, "latency": self.latency,
+            "memory": self.memory, "bytes": self.bytes,
         }
 
     def results_json(self) -> str:
@@ -80,14 +93,20 @@ class SimulationResult:
             w.writerow((name, r["up"], r["down"]))
         return out.getvalue()
 
+    def summary_text(self) -> str:
+        """The human summary (what ``privtrak sim`` prints; ``summary.md``)."""
+        return summary_text(self)
+
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write the three files into ``out_dir`` (created if missing)."""
+        """Write results.json, series.csv, accounting.csv and summary.md into
+        ``out_dir`` (created if missing)."""
         d = Path(out_dir)
         d.mkdir(parents=True, exist_ok=True)
         paths = []
         for name, text in (("results.json", self.results_json()),
                            ("series.csv", self.series_csv()),
-                           ("accounting.csv", self.accounting_csv())):
+                           ("accounting.csv", self.accounting_csv()),
+                           ("summary.md", self.summary_text() + "\n")):
             p = d / name
             p.write_text(text, encoding="utf-8")
             paths.append(p)

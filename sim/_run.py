@@ -10,6 +10,8 @@ from ._accounting import final_accounting
 from ._engine import Simulation
 from ._results import SimulationResult
 from ._scenario import Scenario
+from ._stability import stability
+from ._summary import MEMORY_MEASURES, bytes_breakdown
 
 
 def run(scenario: Scenario, *, seed: int | None = None, duration: float | None = None,
@@ -65,25 +67,40 @@ def collect(sim: Simulation) -> SimulationResult:
                                      for row in series) / len(series)) if series else 0.0,
     }
     shards = sc.tracker.shard_count
+    path = sim.request_path
     queueing = {
         "shards": shards,
-        "arrivals": sim.lock_arrivals,
+        "arrivals": path.arrivals,
         "served": accounted,
-        "arrival_rate": sim.lock_arrivals / span,
-        "mean_wait": sim.lock_wait_sum / accounted if accounted else 0.0,
-        "mean_sojourn": sim.lock_sojourn_sum / accounted if accounted else 0.0,
-        "mean_in_system": sim.lock_sojourn_sum / span,
-        "utilisation": sim.lock_busy_sum / (span * shards),
+        "arrival_rate": path.arrivals / span,
+        "mean_wait": path.wait_sum / accounted if accounted else 0.0,
+        "mean_sojourn": path.sojourn_sum / accounted if accounted else 0.0,
+        "mean_in_system": path.sojourn_sum / span,
+        "utilisation": path.busy_sum / (span * shards),
     }
     db = sim.db
     database = {
         "calls": db.calls, "failures": db.failures, "skipped_duplicate_batches":
         db.skipped_batches, "applied_up": db.credited_up, "applied_down": db.credited_down,
     }
+    rd = sim.run_database
+    rates = {
+        "db_calls_per_s": rd.calls_finished / span,
+        "records_per_call": rd.records_sent / rd.calls_started if rd.calls_started else None,
+        "connection_utilization": rd.busy_seconds / (sc.database.connections * span),
+        "shard_lock_utilization": queueing["utilisation"],
+    }
+    log = sim.latencies
+    latency = {"count": log.count, "p50": log.percentile(0.50), "p90": log.percentile(0.90),
+               "p99": log.percentile(0.99), "max": log.max}
+    memory = {"measures": MEMORY_MEASURES, "peak_bytes": summary["peak_modelled_memory_bytes"]}
+    accounting = final_accounting(sim)
     metrics = asdict(sim.tracker.metrics())
     metrics = {k: dict(sorted(v.items())) if isinstance(v, dict) else v
                for k, v in metrics.items()}
     return SimulationResult(
         scenario=sc.to_data(), partial=sim.interrupted, simulated_seconds=sim.end_time,
-        summary=summary, accounting=final_accounting(sim), queueing=queueing,
-        database=database, tracker_metrics=metrics, series=series)
+        summary=summary, accounting=accounting, queueing=queueing,
+        database=database, tracker_metrics=metrics, series=series,
+        stability=stability(series, sim.end_time), rates=rates, latency=latency,
+        memory=memory, bytes=bytes_breakdown(accounting))

@@ -16,8 +16,7 @@ defaults below, so ``{}`` is a valid (small) scenario.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -27,9 +26,10 @@ import yaml
 
 from privtrak.reference import Config, ConfigError, config_to_mapping, parse_config
 
-from ._dists import Dist, constant, parse_dist
+from ._dists import Dist, constant
 from ._errors import ScenarioError
-from ._units import parse_quantity
+from ._overrides import apply_overrides
+from ._reader import Section, check_seed
 
 HOOK_MODES = ("prehook", "posthook", "offpath")
 """Where the accounting runs relative to the announce response (README.md)."""
@@ -148,7 +148,7 @@ class Scenario:
         """A copy with ``seed`` and/or ``duration`` replaced (command-line overrides)."""
         out = self
         if seed is not None:
-            out = replace(out, seed=_check_seed("seed", seed))
+            out = replace(out, seed=check_seed("seed", seed))
         if duration is not None:
             if duration <= 0:
                 raise ScenarioError("duration", duration, "must be positive")
@@ -203,108 +203,15 @@ class Scenario:
         }
 
 
-class _Section:
-    """Reads one mapping of a scenario, remembering the dotted path and refusing
-    keys nobody asked for (call :meth:`done` last)."""
-
-    def __init__(self, path: str, raw: object) -> None:
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, Mapping):
-            raise ScenarioError(path or "<root>", raw, "must be a mapping of keys to values")
-        self.path = path
-        self.raw = raw
-        self.seen: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def has(self, name: str) -> bool:
-        self.seen.add(name)
-        return name in self.raw and self.raw[name] is not None
-
-    def get(self, name: str) -> Any:
-        self.seen.add(name)
-        return self.raw.get(name)
-
-    def number(self, name: str, default: float, *, duration: bool = False,
-               positive: bool = False, at_most: float | None = None) -> float:
-        if not self.has(name):
-            return default
-        value = parse_quantity(self.key(name), self.raw[name], duration=duration)
-        if value < 0:
-            raise ScenarioError(self.key(name), self.raw[name], "must not be negative")
-        if positive and value == 0:
-            raise ScenarioError(self.key(name), self.raw[name], "must be positive")
-        if at_most is not None and value > at_most:
-            raise ScenarioError(self.key(name), self.raw[name], f"must be at most {at_most}")
-        return value
-
-    def integer(self, name: str, default: int, *, positive: bool = False) -> int:
-        if not self.has(name):
-            return default
-        value = self.raw[name]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ScenarioError(self.key(name), value, "must be a whole number")
-        if value < 0 or (positive and value == 0):
-            raise ScenarioError(self.key(name), value,
-                                "must be positive" if positive else "must not be negative")
-        return value
-
-    def fraction(self, name: str, default: float) -> float:
-        return self.number(name, default, at_most=1.0)
-
-    def dist(self, name: str, default: Dist, *, duration: bool = False,
-             allow_zero: bool = True) -> Dist:
-        if not self.has(name):
-            return default
-        return parse_dist(self.key(name), self.raw[name], duration=duration,
-                          allow_zero=allow_zero)
-
-    def boolean(self, name: str, default: bool) -> bool:
-        if not self.has(name):
-            return default
-        value = self.raw[name]
-        if not isinstance(value, bool):
-            raise ScenarioError(self.key(name), value, "must be true or false")
-        return value
-
-    def text(self, name: str, default: str) -> str:
-        if not self.has(name):
-            return default
-        value = self.raw[name]
-        if not isinstance(value, str):
-            raise ScenarioError(self.key(name), value, "must be text")
-        return value
-
-    def section(self, name: str) -> _Section:
-        self.seen.add(name)
-        return _Section(self.key(name), self.raw.get(name))
-
-    def done(self) -> None:
-        for key in self.raw:
-            if key not in self.seen:
-                close = difflib.get_close_matches(str(key), sorted(self.seen), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ScenarioError(self.key(str(key)), self.raw[key],
-                                    f"unknown key{hint}; known keys here: {sorted(self.seen)}")
-
-
-def _check_seed(path: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ScenarioError(path, value, "must be a non-negative whole number")
-    return value
-
-
 def parse_scenario(raw: object) -> Scenario:
     """Validate a decoded YAML mapping into a :class:`Scenario`.
 
     Raises :class:`ScenarioError` naming the first offending key (dotted) and
     its value; nothing else is raised for bad input.
     """
-    top = _Section("", raw)
+    top = Section("", raw)
     defaults = Scenario()
-    seed = _check_seed("seed", top.get("seed")) if top.has("seed") else defaults.seed
+    seed = check_seed("seed", top.get("seed")) if top.has("seed") else defaults.seed
     hook_mode = top.text("hook_mode", defaults.hook_mode)
     if hook_mode not in HOOK_MODES:
         raise ScenarioError("hook_mode", hook_mode, f"must be one of {list(HOOK_MODES)}")
@@ -327,7 +234,7 @@ def parse_scenario(raw: object) -> Scenario:
     return scenario
 
 
-def _parse_tracker(top: _Section) -> Config:
+def _parse_tracker(top: Section) -> Config:
     raw = top.get("tracker")
     if raw is None:
         raw = {}
@@ -343,7 +250,7 @@ def _parse_tracker(top: _Section) -> Config:
         raise ScenarioError(f"tracker.{exc.key}", exc.value, exc.why) from None
 
 
-def _parse_tracker_model(s: _Section) -> TrackerModel:
+def _parse_tracker_model(s: Section) -> TrackerModel:
     d = TrackerModel()
     flusher = s.section("flusher")
     model = TrackerModel(
@@ -360,7 +267,7 @@ def _parse_tracker_model(s: _Section) -> TrackerModel:
     return model
 
 
-def _parse_workload(s: _Section) -> Workload:
+def _parse_workload(s: Section) -> Workload:
     d = Workload()
     arrivals = s.section("arrivals")
     arrival_rate = arrivals.number("rate", d.arrival_rate)
@@ -410,7 +317,7 @@ def _parse_workload(s: _Section) -> Workload:
     return work
 
 
-def _parse_database(s: _Section) -> DatabaseModel:
+def _parse_database(s: Section) -> DatabaseModel:
     d = DatabaseModel()
     latency = s.section("latency")
     base = latency.number("base", d.base_latency, duration=True)
@@ -424,7 +331,7 @@ def _parse_database(s: _Section) -> DatabaseModel:
             raise ScenarioError("database.outages", raw,
                                 "must be a list of {start, duration} mappings")
         for i, item in enumerate(raw):
-            o = _Section(f"database.outages[{i}]", item)
+            o = Section(f"database.outages[{i}]", item)
             outages.append(Outage(o.number("start", 0.0, duration=True),
                                   o.number("duration", 60.0, duration=True, positive=True)))
             o.done()
@@ -446,7 +353,7 @@ def _parse_database(s: _Section) -> DatabaseModel:
     return model
 
 
-def _parse_memory(s: _Section) -> MemoryModel:
+def _parse_memory(s: Section) -> MemoryModel:
     d = MemoryModel()
     model = MemoryModel(
         record_bytes=s.integer("record_bytes", d.record_bytes),
@@ -459,22 +366,27 @@ def _parse_memory(s: _Section) -> MemoryModel:
     return model
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file; errors name the file and the key."""
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Read and validate a scenario YAML file, with ``--set`` style
+    ``overrides`` (``"dotted.key=value"``) applied first; errors name the key."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError("<file>", str(p), f"cannot be read: {exc.strerror}") from None
-    return scenario_from_yaml(text, source=str(p))
+    return scenario_from_yaml(text, source=str(p), overrides=overrides)
 
 
-def scenario_from_yaml(text: str, source: str = "<scenario>") -> Scenario:
-    """Parse YAML ``text`` and validate it; ``source`` names it in errors."""
+def scenario_from_yaml(text: str, source: str = "<scenario>",
+                       overrides: Sequence[str] = ()) -> Scenario:
+    """Parse YAML ``text``, apply ``overrides`` (``"dotted.key=value"``) and
+    validate; ``source`` names the text in errors."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ScenarioError("<file>", source, f"is not valid YAML: {exc}") from None
+    if overrides:
+        raw = apply_overrides(raw, overrides)
     return parse_scenario({} if raw is None else raw)
 
 
@@ -492,6 +404,8 @@ def builtin_scenario_text(name: str = "default") -> str:
         encoding="utf-8")
 
 
-def builtin_scenario(name: str = "default") -> Scenario:
-    """A shipped scenario, validated (``default`` is what ``privtrak sim`` runs)."""
-    return scenario_from_yaml(builtin_scenario_text(name), source=f"<builtin {name}>")
+def builtin_scenario(name: str = "default", overrides: Sequence[str] = ()) -> Scenario:
+    """A shipped scenario, validated (``default`` is what ``privtrak sim`` runs),
+    with ``overrides`` (``"dotted.key=value"``) applied first."""
+    return scenario_from_yaml(builtin_scenario_text(name), source=f"<builtin {name}>",
+                              overrides=overrides)

@@ -9,6 +9,9 @@ largest number of in-flight tasks seen inside the bucket.
 
 from __future__ import annotations
 
+import struct
+from array import array
+from bisect import bisect_right
 from dataclasses import dataclass
 
 SERIES_COLUMNS = (
@@ -60,9 +63,69 @@ class Gauges:
     oldest_undelivered_age: float | None
 
 
-def close_bucket(b: Bucket, t_end: float, g: Gauges) -> dict[str, object]:
-    """One finished row of the series, as plain data keyed by SERIES_COLUMNS."""
+class LatencyLog:
+    """Every answer latency of a run, kept per bucket as sorted arrays of
+    doubles (8 bytes a value), so run-wide percentiles are exact.
+
+    :meth:`percentile` is the nearest-rank percentile, as :func:`percentile`
+    gives on one sorted list: the smallest recorded value ``v`` with at least
+    ``ceil(q * n)`` values ``<= v``, found by bisecting the bit patterns of
+    non-negative doubles (which order like the values) and counting with
+    ``bisect`` in each bucket's array.
+    """
+
+    __slots__ = ("count", "max", "runs")
+
+    def __init__(self) -> None:
+        self.runs: list[array[float]] = []
+        self.count = 0
+        self.max: float | None = None
+
+    def add_sorted(self, ordered: list[float]) -> None:
+        """Record one bucket's latencies (ascending, non-negative)."""
+        if not ordered:
+            return
+        if ordered[0] < 0:
+            raise ValueError(f"latencies must not be negative (got {ordered[0]})")
+        self.runs.append(array("d", ordered))
+        self.count += len(ordered)
+        if self.max is None or ordered[-1] > self.max:
+            self.max = ordered[-1]
+
+    def _at_most(self, value: float) -> int:
+        return sum(bisect_right(run, value) for run in self.runs)
+
+    def percentile(self, q: float) -> float | None:
+        """Nearest-rank percentile over the whole run; ``None`` when empty."""
+        if not self.count or self.max is None:
+            return None
+        permille = round(q * 1000)
+        rank = min(max(1, -(-(permille * self.count) // 1000)), self.count)
+        lo, hi = 0, _bits(self.max)  # the answer's bit pattern is in [lo, hi]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._at_most(_value(mid)) >= rank:
+                hi = mid
+            else:
+                lo = mid + 1
+        return _value(lo)
+
+
+def _bits(x: float) -> int:
+    return int(struct.unpack("<q", struct.pack("<d", x))[0])
+
+
+def _value(bits: int) -> float:
+    return float(struct.unpack("<d", struct.pack("<q", bits))[0])
+
+
+def close_bucket(b: Bucket, t_end: float, g: Gauges,
+                 log: LatencyLog | None = None) -> dict[str, object]:
+    """One finished row of the series, as plain data keyed by SERIES_COLUMNS;
+    the bucket's latencies also go to ``log`` when given."""
     lat = sorted(b.latencies)
+    if log is not None:
+        log.add_sorted(lat)
     return {
         "t_start": b.t_start, "t_end": t_end, "offered": b.offered, "completed": b.completed,
         "failed": b.failed, "timed_out": b.timed_out, "rejected": b.rejected,

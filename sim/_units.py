@@ -10,7 +10,8 @@ from ._errors import ScenarioError
 
 
 def parse_quantity(path: str, raw: object, *, duration: bool = False) -> float:
-    """A finite number from ``raw``; with ``duration``, also ``"30m"``-style text.
+    """A finite number from ``raw``; with ``duration``, also ``"30m"``-style text
+    (and a plain number of seconds as text, ``"3600"``).
 
     Durations are returned in seconds. Raises :class:`ScenarioError` naming
     ``path``. Signs are kept: callers decide whether negative is allowed.
@@ -21,10 +22,13 @@ def parse_quantity(path: str, raw: object, *, duration: bool = False) -> float:
         value = float(raw)
     elif isinstance(raw, str) and duration:
         try:
-            value = float(parse_go_duration(path, raw))
-        except ConfigError:
-            raise ScenarioError(path, raw, "is not a duration (examples: 30m, 1h30m, "
-                                "500ms, or a number of seconds)") from None
+            value = float(raw)  # a plain number of seconds: "3600", "-5", "1.5"
+        except ValueError:
+            try:
+                value = float(parse_go_duration(path, raw))
+            except ConfigError:
+                raise ScenarioError(path, raw, "is not a duration (examples: 30m, 1h30m, "
+                                    "500ms, or a number of seconds such as 3600)") from None
     elif isinstance(raw, str):
         try:
             value = float(raw)

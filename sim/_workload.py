@@ -32,12 +32,13 @@ _INF = float("inf")  # one shared object: most sessions never restart
 _HALF = 1.0 / 4294967296.0
 
 
-def unit_pair(salt: int, serial: int, k: int, restarted: bool) -> tuple[float, float]:
+def unit_pair(salt: int, serial: int, k: int, restarted: bool | int) -> tuple[float, float]:
     """Two uniforms in [0, 1) that depend only on their arguments.
 
     Python's hash of a tuple of ints (an xxHash-style mix since 3.8) is
     deterministic, unlike the hash of str or bytes, and much cheaper than a
     hash written in Python; the jitter of an announce needs no more.
+    ``restarted`` may be a bool or 0/1: they hash alike.
     """
     x = hash((salt, serial, k, restarted)) & _M64
     return (x >> 32) * _HALF, (x & 0xFFFFFFFF) * _HALF
@@ -48,38 +49,48 @@ def peer_id_of(serial: int) -> PeerId:
     return PeerId(b"-PT0100-" + serial.to_bytes(12, "big"))
 
 
+RESTARTED, ACCEPTED, DONE_SENT, ENDED, VANISH = 1, 2, 4, 8, 16
+"""Bits of ``Session.flags``. RESTARTED is 1 so that ``flags & RESTARTED``
+hashes like the bool it stands for (the announce jitter hashes it)."""
+
+
+def _flag(bit: int, doc: str) -> property:
+    def get(s: Session) -> bool:
+        return bool(s.flags & bit)
+
+    def put(s: Session, value: bool) -> None:
+        s.flags = s.flags | bit if value else s.flags & ~bit
+
+    return property(get, put, doc=doc)
+
+
 class Session:
     """One client session. Kept small: there is one per simulated client."""
 
     __slots__ = (
         "acc_down",
         "acc_up",
-        "accepted",
         "base_down",
         "base_up",
         "cred",
         "dn0",
-        "done_sent",
         "down_rate",
         "end_cause",
-        "ended",
         "failures",
+        "flags",
         "info_hash",
         "k",
         "lneed",
         "origin",
         "outstanding",
-        "restarted",
         "retry_event",
         "serial",
         "shard",
-        "slot",
-        "t_done",
         "t_end",
         "t_restart",
         "up0",
         "up_rate",
-        "vanish",
+        "wake_at",
         "wk",
     )
 
@@ -87,7 +98,6 @@ class Session:
     cred: str
     info_hash: InfoHash
     shard: int
-    slot: bool
     up_rate: float
     down_rate: float
     lneed: int
@@ -96,22 +106,33 @@ class Session:
     dn0: int
     base_up: int
     base_down: int
-    t_done: float
     t_end: float
     t_restart: float
-    vanish: bool
     k: int
     acc_up: int
     acc_down: int
-    accepted: bool
-    restarted: bool
-    done_sent: bool
+    flags: int
+    """Bits RESTARTED, ACCEPTED, DONE_SENT, ENDED, VANISH (one slot, not five:
+    8 bytes a slot, per client)."""
     outstanding: int
-    ended: bool
     end_cause: str
     failures: int
     retry_event: object
     wk: int
+    wake_at: float
+    """When the planned wake-up ``wk`` happens (while queued in the clients' WakeQueue)."""
+
+    @property
+    def t_done(self) -> float:
+        """When the download is in (``origin`` for a seeder); computed, not
+        stored, to keep sessions small."""
+        return self.origin + self.lneed / self.down_rate if self.lneed else self.origin
+
+    restarted = _flag(RESTARTED, "a crashed client's new session (counters from zero)")
+    accepted = _flag(ACCEPTED, "the core accepted one of its announces")
+    done_sent = _flag(DONE_SENT, "``completed`` was sent (or never needed: a seeder)")
+    ended = _flag(ENDED, "the session is over (stopped, vanished, reset or rejected)")
+    vanish = _flag(VANISH, "the session ends without ``stopped``")
 
     def counters(self, t: float) -> tuple[int, int, int]:
         """(uploaded, downloaded, left) the client reports at ``t``.
@@ -121,10 +142,12 @@ class Session:
         restart never changes the total by a rounding byte.
         """
         tt = t if t < self.t_end else self.t_end
-        dt = tt - self.origin
+        origin, lneed = self.origin, self.lneed
+        dt = tt - origin
         up = self.base_up + int(self.up_rate * dt) - self.up0
-        dn = self.lneed if tt >= self.t_done else min(int(self.down_rate * dt), self.lneed)
-        return up, self.base_down + dn - self.dn0, self.lneed - dn
+        t_done = origin + lneed / self.down_rate if lneed else origin
+        dn = lneed if tt >= t_done else min(int(self.down_rate * dt), lneed)
+        return up, self.base_down + dn - self.dn0, lneed - dn
 
     def truth(self, t: float) -> tuple[int, int]:
         """Bytes really transferred from the session's start until ``t`` (up, down)."""
@@ -209,7 +232,6 @@ class SessionFactory:
         s.serial = self.serial
         s.cred, s.shard = self.cat.user(user)
         s.info_hash = self.cat.info_hash(torrent)
-        s.slot = slot
         s.up_rate = self._up()
         s.down_rate = max(self._down(), 1e-9)
         size = max(1, int(self._size()))
@@ -229,9 +251,10 @@ class SessionFactory:
                 s.base_up = int(s.up_rate * w.announce_interval * life.random())
         s.origin = t
         s.up0 = s.dn0 = 0
-        s.t_done = t + s.lneed / s.down_rate if s.lneed else t
-        s.t_end = s.t_done + seeding
-        s.vanish = life.random() < w.vanish_fraction
+        t_done = t + s.lneed / s.down_rate if s.lneed else t
+        s.t_end = t_done + seeding
+        s.flags = ((VANISH if life.random() < w.vanish_fraction else 0)
+                   | (0 if leecher else DONE_SENT))
         restart_u = life.random()
         where = life.random()
         s.t_restart = (t + where * (s.t_end - t)
@@ -239,13 +262,12 @@ class SessionFactory:
         s.k = 0
         s.acc_up = s.base_up
         s.acc_down = s.base_down
-        s.accepted = s.restarted = s.done_sent = s.ended = False
-        s.done_sent = not leecher
         s.outstanding = 0
         s.end_cause = ""
         s.failures = 0
         s.retry_event = None
         s.wk = 0
+        s.wake_at = 0.0
         return s
 
     def restart(self, parent: Session, t: float) -> Session:
@@ -256,25 +278,22 @@ class SessionFactory:
         s.serial = parent.serial
         self.created += 1
         s.cred, s.shard, s.info_hash = parent.cred, parent.shard, parent.info_hash
-        s.slot = False
         s.up_rate, s.down_rate = parent.up_rate, parent.down_rate
         # The transfer continues: same lineage origin, counters from zero.
-        s.origin, s.lneed, s.t_done = parent.origin, parent.lneed, parent.t_done
+        s.origin, s.lneed = parent.origin, parent.lneed
         up, down, _ = parent.counters(t)
         s.up0 = up - parent.base_up + parent.up0
         s.dn0 = down - parent.base_down + parent.dn0
         s.base_up = s.base_down = 0
         s.t_end = parent.t_end
         s.t_restart = _INF
-        s.vanish = parent.vanish
         s.k = 0
         s.acc_up = s.acc_down = 0
-        s.accepted = s.ended = False
-        s.restarted = True
-        s.done_sent = parent.done_sent
+        s.flags = RESTARTED | (parent.flags & (VANISH | DONE_SENT))
         s.outstanding = 0
         s.end_cause = ""
         s.failures = 0
         s.retry_event = None
         s.wk = 0
+        s.wake_at = 0.0
         return s

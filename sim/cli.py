@@ -1,24 +1,30 @@
-"""``privtrak sim [SCENARIO.yaml] --out DIR [--seed N] [--duration D]``.
+"""``privtrak sim [SCENARIO.yaml] --out DIR [--seed N] [--duration D] [--set K=V ...]``.
 
-Without a scenario file the embedded default runs. A progress bar goes to
-stderr; a short summary to stdout at the end. The first Ctrl-C stops the
-run at the next progress step, writes what it has (``partial: true``) and
-says so; a second one aborts at once.
+Without a scenario file the embedded default runs. ``--set
+dotted.key=value`` (repeatable) overrides any scenario key, validated like
+the file. The output folder is checked to be writable before anything
+runs. A progress bar goes to stderr; the summary to stdout and to
+``summary.md``. The first Ctrl-C stops the run at the next progress step,
+the second at once; either way what there is gets written (``partial:
+true``) and the exit status is 130. A third Ctrl-C abandons the run
+without writing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import tempfile
 import time
+from pathlib import Path
 from types import FrameType
 
 from tqdm import tqdm
 
 from ._engine import Simulation
 from ._errors import ScenarioError
-from ._results import SimulationResult
 from ._run import run as run_scenario
 from ._scenario import SCENARIO_NAMES, Scenario, builtin_scenario, load_scenario
 from ._units import parse_quantity
@@ -33,30 +39,69 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="directory for results.json, series.csv and accounting.csv")
     parser.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
     parser.add_argument("--duration", metavar="D",
-                        help="override the simulated duration (seconds or 30m, 2h)")
+                        help="override the simulated duration: seconds (3600) or a Go "
+                             "duration (30m, 2h, 1h30m)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        dest="overrides",
+                        help="override one scenario key, e.g. --set workload.population=500 "
+                             "--set database.latency.base=500ms (repeatable; the value is "
+                             "YAML; validated like the scenario file)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _load(arg: str | None) -> Scenario:
+def _load(arg: str | None, overrides: list[str]) -> Scenario:
     if arg is None:
-        return builtin_scenario("default")
+        return builtin_scenario("default", overrides)
     if arg.startswith("builtin:"):
-        return builtin_scenario(arg.removeprefix("builtin:"))
-    return load_scenario(arg)
+        return builtin_scenario(arg.removeprefix("builtin:"), overrides)
+    return load_scenario(arg, overrides)
+
+
+def _parse_duration(text: str) -> float:
+    value = parse_quantity("--duration", text, duration=True)
+    if value <= 0:
+        raise ScenarioError("--duration", text, "must be positive: a number of seconds "
+                            "(3600) or a Go duration (30m, 2h)")
+    return value
+
+
+class OutputError(Exception):
+    """The output folder cannot be written."""
+
+
+def check_output_dir(path: str) -> Path:
+    """Make sure ``path`` is (or can become) a writable folder, before the run:
+    create it and write and remove a probe file. Raises :class:`OutputError`."""
+    d = Path(path)
+    if d.exists() and not d.is_dir():
+        raise OutputError(f"--out {path!r}: exists and is not a folder")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".privtrak-sim-", dir=d)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"--out {path!r}: cannot write there: "
+                          f"{exc.strerror or exc}") from None
+    return d
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
     try:
-        scenario = _load(args.scenario)
-        duration = (None if args.duration is None
-                    else parse_quantity("--duration", args.duration, duration=True))
+        scenario = _load(args.scenario, args.overrides)
+        duration = None if args.duration is None else _parse_duration(args.duration)
         if args.seed is not None and args.seed < 0:
             raise ScenarioError("--seed", args.seed, "must not be negative")
         scenario = scenario.with_overrides(seed=args.seed, duration=duration)
     except ScenarioError as exc:
         where = args.scenario or "the default scenario"
         print(f"privtrak sim: {where}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        out_dir = check_output_dir(args.out)
+    except OutputError as exc:
+        print(f"privtrak sim: {exc}", file=sys.stderr)
         return 2
     total = round(scenario.duration)
     bar = tqdm(total=total, unit="s", desc=f"sim {scenario.name}",
@@ -71,23 +116,42 @@ def run(args: argparse.Namespace) -> int:
 
     sims: list[Simulation] = []
 
+    presses = [0]
+
     def on_sigint(_signum: int, _frame: FrameType | None) -> None:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        for sim in sims:
-            sim.interrupt()
-        print("\nprivtrak sim: interrupted; finishing the current step and writing what "
-              "there is (Ctrl-C again to abort)", file=sys.stderr)
+        presses[0] += 1
+        if presses[0] == 1:
+            for sim in sims:
+                sim.interrupt()
+            print("\nprivtrak sim: interrupted; finishing the current step and writing what "
+                  "there is (Ctrl-C again to stop at once)", file=sys.stderr)
+        else:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for sim in sims:
+                sim.abort()
+            print("\nprivtrak sim: stopping now and writing what there is (Ctrl-C again "
+                  "to abandon without writing)", file=sys.stderr)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     try:
         result = run_scenario(scenario, on_progress=progress, simulation=sims.append)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
+        paths = result.write(out_dir)
+    except KeyboardInterrupt:
+        print("privtrak sim: abandoned; nothing written", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"privtrak sim: --out {args.out!r}: writing the results failed: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()
-    wall = time.perf_counter() - started
-    paths = result.write(args.out)
-    print(_summary(result, wall))
+    print(result.summary_text())
+    rate = result.summary["announces_accounted"] / cpu if cpu > 0 else 0.0
+    print(f"  ran in {wall:.1f} s wall, {cpu:.1f} s CPU ({rate:,.0f} announces per CPU "
+          "second; not written to the files)")
     print("wrote " + ", ".join(str(p) for p in paths))
     if result.partial:
         print(f"privtrak sim: INTERRUPTED after {result.simulated_seconds:.0f} of "
@@ -95,37 +159,3 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     return 0
-
-
-def _bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(n) < 1024 or unit == "PiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{n:.0f} B"
-        n /= 1024
-    return f"{n:.1f} PiB"
-
-
-def _summary(r: SimulationResult, wall: float) -> str:
-    s, sc = r.summary, r.scenario
-    tu, td = r.row("transferred")
-    cu, cd = r.row("credited")
-    lost = [(name.removeprefix("lost."), r.row(name)) for name in r.accounting["rows"]
-            if name.startswith("lost.")]
-    lost_text = ", ".join(f"{n} {_bytes(u + d)}" for n, (u, d) in lost if u or d) or "none"
-    rate = s["announces_accounted"] / wall if wall > 0 else 0.0
-    age = s["max_oldest_undelivered_age"]
-    lines = [
-        f"{sc['name']}: {sc['hook_mode']}, preset {sc['tracker']['preset']}, seed {sc['seed']}, "
-        f"{r.simulated_seconds:.0f} s simulated in {wall:.1f} s ({rate:,.0f} announces/s)",
-        f"  announces: {s['announces_offered']} offered, {s['announces_completed']} completed, "
-        f"{s['announces_failed']} failed, {s['announces_timed_out']} timed out",
-        f"  tracker: peak {s['peak_pending_deltas']} pending deltas, peak {s['peak_tasks']} "
-        f"tasks, peak modelled memory {_bytes(s['peak_modelled_memory_bytes'] or 0)}, "
-        f"oldest undelivered delta {age if age is not None else 0:.0f} s",
-        f"  database: {s['handler_calls']} calls, {s['handler_failures']} failed",
-        f"  bytes: transferred {_bytes(tu + td)}, credited {_bytes(cu + cd)}, "
-        f"duplicated {_bytes(sum(r.row('duplicated')))}, lost: {lost_text}",
-        "  conservation: " + ("exact" if r.conserved
-                              else f"BROKEN {r.accounting['conservation']}"),
-    ]
-    return "\n".join(lines)

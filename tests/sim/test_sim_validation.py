@@ -169,19 +169,17 @@ def occupancy_sampler(rate: float) -> Callable[[Simulation], list[int]]:
     """Attach a process that samples the number of announces at shard 0's lock
     (waiting plus in service) at Poisson instants: by PASTA the sample mean
     estimates the time-average L without going through the simulator's own
-    sojourn bookkeeping. Reads the lock's state (``queue``, ``held``,
-    ``free_at``); the simulator exposes no occupancy figure of its own."""
+    sojourn bookkeeping. Reads the request path's public occupancy figure."""
     def attach(sim: Simulation) -> list[int]:
         samples: list[int] = []
         rng = random.Random(sim.scenario.seed)
-        lock = sim.locks[0]
+        path = sim.request_path
         env = sim.env
 
         def sample() -> Generator[Any, Any, None]:
             while True:
                 yield env.timeout(rng.expovariate(rate))
-                busy = lock.held or lock.free_at > env.now
-                samples.append(len(lock.queue) + busy)
+                samples.append(path.occupancy(0, env.now))
 
         env.process(sample())
         return samples
