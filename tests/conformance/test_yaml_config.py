@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
 from privtrak.conformance._vectors import load_strict, packaged_vector_files
-from privtrak.conformance._yaml_config import config_yaml, go_duration
+from privtrak.conformance._yaml_config import DURATION_KEYS, config_yaml, go_duration
 from privtrak.reference import config_to_mapping, parse_config
 
 
@@ -23,4 +25,7 @@ def test_every_packaged_config_reads_back_from_its_yaml() -> None:
         for case in load_strict(path):
             text = config_yaml(config_to_mapping(case.config))
             assert parse_config(yaml.safe_load(text)) == case.config, case.id
-            assert 'max_batch_age: "off"' in text or "max_batch_age: " in text
+            durations = [line.split(": ", 1)[1] for line in text.splitlines()
+                         if line.split(":")[0] in DURATION_KEYS]
+            assert all(d == '"off"' or re.fullmatch(r"([0-9.]+[hms]+)+", d)
+                       for d in durations), durations
