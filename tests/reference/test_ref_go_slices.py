@@ -9,6 +9,7 @@ from privtrak.reference._go_slices import (
     Change,
     after_announce_panic,
     after_gc_panic,
+    capacity_for,
     grown_capacity,
 )
 
@@ -51,3 +52,13 @@ def test_capacity_growth_doubles_below_256() -> None:
     while caps[-1] < 512:
         caps.append(grown_capacity(caps[-1]))
     assert caps[:10] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+
+
+def test_capacity_for_follows_appends_from_an_empty_slice() -> None:
+    cap, length = 1, 0
+    while length < 2000:
+        assert capacity_for(length) == cap, length
+        length += 1
+        if length > cap:
+            cap = grown_capacity(cap)
+    assert (capacity_for(0), capacity_for(3), capacity_for(257)) == (1, 4, 512)

@@ -17,6 +17,7 @@ from privtrak.reference import (
     Event,
     Outcome,
     RejectCode,
+    Tracker,
     TrackerState,
     Unmodelled,
     restore,
@@ -119,6 +120,32 @@ def test_defect_1_announce_panic_after_a_reallocating_insert() -> None:
     r = seed.announce(req(torrent=0xB), now=6)
     assert (r.outcome, r.seed_would_panic) == (Outcome.BASELINE, True)
     assert [(e.info_hash, e.last_seen) for e in seed.entries()] == [(ih(0xA), 0)]
+
+
+def _stop_one_then_insert_while_stale(t: Tracker) -> list[bytes]:
+    """Announce torrent 4 at 601, when torrent 1 is stale (the purge panics); the
+    infohashes the user's list shows afterwards."""
+    t.announce(req(torrent=4), now=601)
+    return [e.info_hash for e in t.entries()]
+
+
+def test_defect_1_capacity_outlives_a_removal() -> None:
+    """R7.3 abort: removing in place keeps the slice's capacity. A list of three (capacity
+    4) that lost one still has room, so the insert shares the array and the map shows the
+    shifted survivors; a capacity taken from the two entries left would have reallocated
+    and left [1, 3]. A snapshot carries that capacity across a restore."""
+    t = make("seed", peer_lifetime=600)
+    t.announce(req(torrent=1), now=0)
+    t.announce(req(torrent=2), now=500)
+    t.announce(req(torrent=3), now=500)
+    t.announce(req(torrent=2, event=Event.STOPPED), now=500)
+    doc = snapshot(t)
+    assert doc["users"][0]["cap"] == 4
+    # before [1, 3] + insert 4 = [1, 3, 4]; the loop removes 1 and panics past len 2.
+    assert _stop_one_then_insert_while_stale(t) == [ih(3), ih(4)]
+    assert _stop_one_then_insert_while_stale(restore(doc)) == [ih(3), ih(4)]
+    del doc["users"][0]["cap"]  # a list that never shrank: capacity 2, full
+    assert _stop_one_then_insert_while_stale(restore(doc)) == [ih(1), ih(3)]
 
 
 def test_stop_forgets_every_baseline_under_the_seed() -> None:
