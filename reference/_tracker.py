@@ -189,7 +189,6 @@ class Tracker:
         self._purge_on_announce = pol.purge_on_announce
         self._purge_records = pol.purge_records
         self._abort_on_panic = pol.expiry_panic is ExpiryPanic.ABORT
-        self._panic_on_announce = self._abort_on_panic and pol.purge_on_announce
         self._batch_size = cfg.batch_size
         self._lifetime = cfg.peer_lifetime
         self._max_pending = cfg.max_pending
@@ -441,11 +440,16 @@ class Tracker:
                                 f"DeltaHandler (max_pending={self._max_pending}); retry later")
 
         # -- from here on the announce is accepted and state changes --
+        # R7.1: a purge is due if the user may hold a stale entry. Nothing
+        # below lowers ``oldest`` and a new user's is ``now``, so this is
+        # decided before the state changes.
+        purge_due = (self._purge_on_announce and ustate is not None
+                     and ustate.oldest < now - self._lifetime)
         # R7.3 ``abort``: keep the stored list if this announce's purge may panic.
         before: dict[bytes, int] | None = None
         before_cap = 0
-        if (self._panic_on_announce and ustate is not None
-                and ustate.oldest < now - self._lifetime):
+        if purge_due and self._abort_on_panic:
+            assert ustate is not None
             before, before_cap = self._layout.flat(ustate), self._cap_of(user, ustate)
         if ustate is None:
             ustate = UserEntries(self._shard_numbers[shard_of(user, self._config.shard_count)],
@@ -514,7 +518,7 @@ class Tracker:
         else:
             buffered = len(batcher.buffer_of(shard))
         panic = False
-        if self._purge_on_announce and ustate.oldest < now - self._lifetime:
+        if purge_due:
             if before is not None and self._announce_panic(
                     user, ustate, before, before_cap, cutoff=now - self._lifetime,
                     key=info_hash + request.peer_id if self._key_by_peer else info_hash):
