@@ -30,6 +30,7 @@ from privtrak.reference import (
     Event,
     InfoHash,
     PeerId,
+    TrackerState,
     UserId,
     parse_config,
     passkey_credential,
@@ -46,14 +47,17 @@ from ._steps import (
     HandlerOutcome,
     HandlerStep,
     Observation,
+    ReportStep,
     SnapshotRestoreStep,
     StateObservation,
     StateStep,
     Step,
     StopObservation,
     StopStep,
+    TakeObservation,
+    TakeStep,
 )
-from ._vectors import Case, CaseStep, required_features
+from ._vectors import FIELD_FEATURES, Case, CaseStep, required_features
 
 
 class CaseCheckError(AssertionError):
@@ -86,7 +90,7 @@ class CaseBuilder:
     def __init__(self, case_id: str, *, preset: str, rules: Iterable[str],
                  description: str, defects: Iterable[int] = (),
                  config: Mapping[str, Any] | None = None, start: int = 0,
-                 needs: Iterable[str] = ()) -> None:
+                 needs: Iterable[str] = (), allow_list: Iterable[int] | None = None) -> None:
         self.id = case_id
         self.preset = preset
         self.rules = tuple(rules)
@@ -94,8 +98,10 @@ class CaseBuilder:
         self.description = description
         self.config = parse_config({"preset": preset, **(config or {})})
         self.start = start
-        self.needs = tuple(needs)
-        self.execution = Execution(self.config, start)
+        # Field features gate fields, not cases (PROTOCOL.md section 5).
+        self.needs = tuple(n for n in needs if n not in FIELD_FEATURES)
+        self.allow_list = None if allow_list is None else frozenset(user(n) for n in allow_list)
+        self.execution = Execution(self.config, start, self.allow_list)
         self.steps: list[CaseStep] = []
 
     # -- steps ----------------------------------------------------------------
@@ -127,6 +133,16 @@ class CaseBuilder:
         obs = self.run(DeliverStep(now))
         assert isinstance(obs, DeliverObservation)
         return obs
+
+    def take(self, now: int) -> TakeObservation:
+        """Take the next due batch and leave it in flight."""
+        obs = self.run(TakeStep(now))
+        assert isinstance(obs, TakeObservation)
+        return obs
+
+    def report(self, now: int, outcome: str, taken: int = 0) -> None:
+        """Report the outcome of the ``taken``-th outstanding batch."""
+        self.run(ReportStep(now, taken, HandlerOutcome(outcome)))
 
     def gc(self, now: int) -> GcObservation:
         """A garbage collection."""
@@ -187,9 +203,12 @@ class CaseBuilder:
         """
         if not self.steps:
             raise ValueError(f"case {self.id!r} has no steps")
-        if not isinstance(self.steps[-1].step, StateStep):
+        crashed = self.execution.tracker.state is TrackerState.CRASHED
+        if not crashed and not isinstance(self.steps[-1].step, StateStep):
             self.state(self.execution.now)
-        features = required_features(self.config, (s.step for s in self.steps))
+        features = required_features(self.config, (s.step for s in self.steps),
+                                     self.allow_list)
         features += [f for f in self.needs if f not in features]
         return Case(self.id, self.description, self.rules, self.defects, self.preset,
-                    tuple(features), self.start, self.config, tuple(self.steps))
+                    tuple(features), self.start, self.config, tuple(self.steps),
+                    self.allow_list)

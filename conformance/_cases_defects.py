@@ -44,8 +44,9 @@ def new(preset: str, defect: int, slug: str, description: str, rules: tuple[str,
 def d1_crash(preset: str) -> Case:
     c = new(preset, 1, "active-and-stale-torrent",
             "A user seeds torrent 2 while torrent 1 goes stale. The seed's GC expiry loop "
-            "removes from the slice it ranges over and panics, killing the tracker; the "
-            "reference purges exactly the stale entry and flags seed_would_panic.",
+            "removes from the slice it ranges over and panics, killing the tracker before "
+            "anything is written back (seed: removed_entries 0 and the case ends); the "
+            "recommended preset purges exactly the stale entry and flags seed_would_panic.",
             ("R7", "R7.3"), config={"peer_lifetime": 1800, "gc_interval": 180},
             needs=["seed_panic"])
     c.announce(0, t=1, up=0, left=0)
@@ -53,6 +54,10 @@ def d1_crash(preset: str) -> Case:
     for t in range(900, 2700, 900):
         c.announce(t, t=2, up=t * 1000, left=0)
     gc = c.gc(2700)
+    if preset == "seed":
+        c.want((gc.seed_would_panic, gc.removed_entries, gc.removed_users), (True, 0, 0),
+               "flagged; the process died before any write-back")
+        return c.build()
     c.want((gc.seed_would_panic, gc.removed_entries, gc.removed_users), (True, 1, 0),
            "flagged, one entry purged, user kept")
     c.want(len(c.state(2700).entries), 1, "the active entry survives")

@@ -4,6 +4,11 @@ handler failures, resets, huge counters, snapshots and stops.
 Each trace comes from ``random.Random("privtrak-random/<preset>/<index>")``,
 so the same index always gives the same case. The ``rules`` of a trace are
 derived from what it exercised (an outcome, a reject code, a step kind).
+
+Only one seed trace in eight snapshots (the seed cannot, so an adapter of the
+real seed skips those), and one recommended trace in four takes batches and
+reports their outcomes later (feature ``deferred``). A trace ends early where
+the seed panics in a way the reference does not follow further (R7.3).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 from privtrak.reference import INT64_MAX, UINT64_MAX
 
 from ._cases import CaseBuilder
+from ._execute import BeyondModel
 from ._steps import AnnounceObservation, GcObservation, HandlerOutcome, StopObservation
 from ._vectors import Case
 
@@ -21,7 +27,7 @@ TRACES_PER_PRESET = 64
 
 _EVENTS = ("none",) * 12 + ("started", "started", "completed", "stopped", "stopped")
 _RULE_ORDER = ("R0", "R1", "R1.1", "R2.1", "R3", "R3.2", "R3.3", "R3.4", "R4.1", "R5.1",
-               "R5.2", "R5.3", "R6.1", "R6.3", "R6.5", "R6.6", "R6.7", "R7", "R7.2", "R7.3",
+               "R5.2", "R5.3", "R6.1", "R6.3", "R6.4", "R6.5", "R6.6", "R6.7", "R7", "R7.2", "R7.3",
                "R8", "R8.1", "R8.3", "R9.2", "R11", "R11.1")
 
 
@@ -74,12 +80,33 @@ def random_case(preset: str, index: int) -> Case:
                      f"{torrents} torrent(s), {peers} peer(s) each, peer_lifetime "
                      f"{lifetime} s, batch_size {config['batch_size']}."),
         config=config, start=start)
-    now = start
-    counters: dict[tuple[int, int, int], tuple[int, int, int]] = {}
-    snatched: set[tuple[int, int, int]] = set()
-    stopped = False
     rules: set[str] = {"R0"}
-    steps_after_stop = 0
+    params: dict[str, Any] = {
+        "now": start, "n_steps": n_steps, "users": users, "torrents": torrents,
+        "peers": peers, "gc_interval": gc_interval, "lifetime": lifetime, "rules": rules,
+        "counters": {}, "snatched": set(),
+        "snapshots": preset != "seed" or index % 8 == 7,
+        "deferred": preset != "seed" and index % 4 == 3}
+    try:
+        stopped = _steps(c, rng, params)
+        c.state(c.execution.now)
+        if not stopped and rng.random() < 0.3:
+            _note_stop(c.stop(c.execution.now + 1), rules)
+            c.state(c.execution.now)
+    except BeyondModel:
+        rules.add("R7.3")
+    c.rules = tuple(r for r in _RULE_ORDER if r in rules)
+    return c.build()
+
+
+def _steps(c: CaseBuilder, rng: random.Random, v: dict[str, Any]) -> bool:
+    """Append the trace's steps; returns whether it stopped. ``v`` holds the
+    trace's parameters (see :func:`random_case`)."""
+    now, n_steps, users, torrents, peers = v["now"], v["n_steps"], v["users"], v["torrents"], \
+        v["peers"]
+    gc_interval, lifetime, rules = v["gc_interval"], v["lifetime"], v["rules"]
+    counters, snatched = v["counters"], v["snatched"]
+    stopped, steps_after_stop, outstanding = False, 0, 0
     for position in range(n_steps):
         if stopped:
             steps_after_stop += 1
@@ -113,7 +140,14 @@ def random_case(preset: str, index: int) -> Case:
                              event=event, credential=credential)
             _note_announce(obs, rules)
         elif roll < 0.74:
-            if any(d.outcome is not HandlerOutcome.OK for d in c.deliver(now).deliveries):
+            if v["deferred"] and outstanding and rng.random() < 0.5:
+                c.report(now, rng.choice(("ok", "fail", "fail_after_commit")),
+                         rng.randrange(outstanding))
+                outstanding -= 1
+                rules.add("R6.4")
+            elif v["deferred"] and rng.random() < 0.5:
+                outstanding += c.take(now).batch is not None
+            elif any(d.outcome is not HandlerOutcome.OK for d in c.deliver(now).deliveries):
                 rules.add("R6.5")
         elif roll < 0.84:
             _note_gc(c.gc(now), rules)
@@ -121,17 +155,16 @@ def random_case(preset: str, index: int) -> Case:
             c.state(now)
             rules.update(("R11", "R11.1"))
         elif roll < 0.97:
-            c.snapshot_restore(now)
-            rules.add("R8.3")
+            if v["snapshots"]:
+                c.snapshot_restore(now)
+                rules.add("R8.3")
+            else:
+                c.state(now)
         else:
             _note_stop(c.stop(now), rules)
             stopped = True
-    c.state(now)
-    if not stopped and rng.random() < 0.3:
-        _note_stop(c.stop(now + 1), rules)
-        c.state(now + 1)
-    c.rules = tuple(r for r in _RULE_ORDER if r in rules)
-    return c.build()
+            outstanding = 0
+    return stopped
 
 
 def _note_announce(obs: AnnounceObservation, rules: set[str]) -> None:

@@ -1,4 +1,4 @@
-"""The runner's side of the adapter protocol (PROTOCOL.md, version 1).
+"""The runner's side of the adapter protocol (PROTOCOL.md, version 2).
 
 :class:`AdapterClient` owns one :class:`AdapterProcess` and speaks the
 protocol over it: the handshake, a reset per case, one step request per
@@ -19,11 +19,19 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ._process import AdapterError, AdapterProcess, ProtocolError
+from ._yaml_config import config_yaml
 
 if TYPE_CHECKING:
     import jsonschema
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+
+V2_ADDITIONS = (
+    "deferred batch outcomes (take and report steps), seed_would_panic on announces, "
+    "the completed flag of entries and next_deadline in state, removed counts that may "
+    "be null after a seed panic, allow_list and config_yaml in reset, two new policy "
+    "keys (expiry_panic, stop_entries) and a code on error replies")
+"""What version 2 adds to version 1, named for an adapter that speaks only 1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,8 @@ class AdapterClient:
                 if reply.get("type") == "hello" and reply.get("protocol") != PROTOCOL_VERSION:
                     problem = (f"the adapter speaks protocol {reply.get('protocol')!r}; "
                                f"this runner speaks {PROTOCOL_VERSION}")
+                    if reply.get("protocol") == 1:
+                        problem += f", which adds {V2_ADDITIONS} (PROTOCOL.md section 10)"
                 raise ProtocolError(f"bad hello reply {_show(reply)}: {problem}",
                                     process.stderr_tail())
         except BaseException:  # no valid hello, or Ctrl-C: never leave the process behind
@@ -110,10 +120,13 @@ class AdapterClient:
         return cls(process, info, timeout)
 
     def reset(self, case_id: str, preset: str, config: dict[str, Any], start: int,
-              timeout: float | None = None) -> None:
+              timeout: float | None = None, *,
+              allow_list: tuple[str, ...] | None = None) -> None:
         """Ask for a fresh instance; raises Unsupported if the adapter declines."""
         self.process.send({"type": "reset", "case": case_id, "preset": preset,
-                           "config": config, "start": start})
+                           "config": config, "config_yaml": config_yaml(config),
+                           "allow_list": None if allow_list is None else list(allow_list),
+                           "start": start})
         reply = self._receive(timeout)
         kind = reply.get("type")
         if kind == "unsupported" and schema_problem("unsupported", reply) is None:
@@ -135,7 +148,10 @@ class AdapterClient:
             if reply["index"] != index:
                 raise ProtocolError(f"error reply for step {reply['index']} while step {index} "
                                     "was asked", tail())
-            raise StepFailed(f"the adapter reported an error: {reply['message']}", tail())
+            if reply["code"] == "unsupported":
+                raise Unsupported(f"step {index} ({step.get('op')}): {reply['message']}")
+            raise StepFailed(f"the adapter reported an error ({reply['code']}): "
+                             f"{reply['message']}", tail())
         # The envelope is checked by hand: this runs once per step.
         if kind != "observation" or not {"index", "observation"} <= reply.keys() or (
                 not isinstance(reply["observation"], dict)):

@@ -4,7 +4,10 @@ Only what the adapter claims to support is compared (PROTOCOL.md,
 "Features"): a field gated by a feature the adapter did not declare is left
 out, and without ``batch_ids`` batches are compared ignoring ``batch_id``.
 Keys the expected observation does not have are ignored, so an adapter may
-report more than asked. Everything else must be equal, exactly.
+report more than asked. A ``null`` expectation for a GC's ``removed_entries``
+or ``removed_users`` is not compared either: the seed panicked there and what
+it removed first depends on Go's map order (SPEC.md R7.3). Everything else
+must be equal, exactly.
 """
 
 from __future__ import annotations
@@ -20,8 +23,15 @@ GATED_FIELDS: dict[str, str] = {
     "record": "records",
     "seed_would_panic": "seed_panic",
     "ledger": "ledger",
+    "next_deadline": "next_deadline",
 }
 """Observation key -> the feature an adapter must declare for it to be compared."""
+
+ENTRY_FIELDS: dict[str, str] = {"completed": "entry_flags"}
+"""Key of a state entry -> the feature an adapter must declare for it to be compared."""
+
+UNDEFINED_WHEN_NULL: frozenset[str] = frozenset({"removed_entries", "removed_users"})
+"""Keys whose ``null`` expectation means "not compared"."""
 
 MAX_PATHS = 8
 
@@ -54,14 +64,25 @@ def gate(observation: dict[str, Any], features: Collection[str]) -> dict[str, An
     """``observation`` with the fields the adapter cannot report removed."""
     out = {k: v for k, v in observation.items()
            if k not in GATED_FIELDS or GATED_FIELDS[k] in features}
+    hidden = [k for k, f in ENTRY_FIELDS.items() if f not in features]
+    if hidden and isinstance(out.get("entries"), list):
+        out["entries"] = [{k: v for k, v in e.items() if k not in hidden}
+                          if isinstance(e, dict) else e for e in out["entries"]]
     if "batch_ids" not in features:
         out = _strip_batch_ids(out)
     return out
 
 
 def compare(expected: dict[str, Any], observed: dict[str, Any],
-            features: Collection[str]) -> Divergence | None:
-    """``None`` when ``observed`` matches ``expected`` under ``features``."""
+            features: Collection[str], op: str | None = None) -> Divergence | None:
+    """``None`` when ``observed`` matches ``expected`` under ``features``.
+
+    ``op`` is the step's operation; only ``gc`` observations may hold the
+    uncompared ``null`` counts.
+    """
+    if op in (None, "gc"):
+        expected = {k: v for k, v in expected.items()
+                    if not (v is None and k in UNDEFINED_WHEN_NULL)}
     exp = gate(expected, features)
     obs = gate({k: observed[k] for k in exp if k in observed}, features)
     if exp == obs:

@@ -18,11 +18,21 @@ Semantics of each step (the vector format document has the wire form):
   outcome and record keep the accounting (the seed accounts first).
 * ``deliver``: take every due batch (:meth:`Tracker.next_batch`) and deliver
   it, until none is due.
+* ``take``: take the next due batch and hand it to a slow handler: it stays in
+  flight; ``report`` later reports the outcome of the ``taken``-th batch still
+  outstanding (in take order). ``stop`` first reports every outstanding batch
+  as failed, in take order (the driver gives up on the slow handler).
 * ``gc``: :meth:`Tracker.collect_garbage`; it seals but never delivers.
 * ``stop``: :meth:`Tracker.stop`, deliver every batch it hands out, then
   :meth:`Tracker.close`.
 * ``snapshot_restore``: snapshot, round-trip through JSON text, restore.
-* ``state``: users, baselines, pending records and the ledger.
+* ``state``: users, baselines (with the completed flag), pending records,
+  the ledger and ``next_deadline``.
+
+Where the reference stops modelling the seed (R7.3 ``abort``: after a GC
+panic the process is dead; after an announce-path panic the panicking user's
+list is corrupted), a step that would go on from there raises
+:class:`BeyondModel`: a case ends before it.
 
 Steps must not go back in time; after ``stop`` only ``announce`` (answered
 ``closing``), ``state``, ``handler`` and ``snapshot_restore`` are allowed.
@@ -45,6 +55,8 @@ from privtrak.reference import (
     RejectCode,
     Tracker,
     TrackerState,
+    Unmodelled,
+    UserId,
     restore,
     snapshot,
 )
@@ -62,6 +74,7 @@ from ._steps import (
     HandlerStep,
     LedgerSummary,
     Observation,
+    ReportStep,
     SnapshotRestoreStep,
     StateEntry,
     StateObservation,
@@ -70,6 +83,9 @@ from ._steps import (
     Step,
     StopObservation,
     StopStep,
+    TakeObservation,
+    TakeStep,
+    TimedStep,
 )
 from ._vectors import Case
 
@@ -81,53 +97,95 @@ class ExecutionError(ValueError):
     """
 
 
+class BeyondModel(Exception):
+    """The step would continue from a state the reference does not model (the
+    seed after an expiry panic, R7.3): a case or trace ends before it."""
+
+
 class Execution:
     """One fresh reference tracker driven step by step.
 
-    ``Execution(config, start)`` creates the tracker with a
-    :class:`PasskeyIdentifier` at time ``start``; :meth:`apply` runs one step
-    and returns its observation. Subclasses may override :meth:`make_tracker`
+    ``Execution(config, start, allow_list)`` creates the tracker with a
+    :class:`PasskeyIdentifier` (restricted to ``allow_list`` unless it is
+    ``None``, R1.2) at time ``start``; :meth:`apply` runs one step and
+    returns its observation. Subclasses may override :meth:`make_tracker`
     and :meth:`restore_tracker` (e.g. to build deliberately broken variants).
     """
 
-    def __init__(self, config: Config, start: int = 0) -> None:
+    def __init__(self, config: Config, start: int = 0,
+                 allow_list: frozenset[UserId] | None = None) -> None:
         if type(start) is not int or start < 0:
             raise ExecutionError(f"start must be a non-negative integer, got {start!r}")
         self.config = config
         self.now = start
+        self.allow_list = allow_list
         self.queue: deque[HandlerOutcome] = deque()
+        self.taken: list[int] = []
+        """Ids of batches taken and not reported yet, in take order."""
         self.tracker = self.make_tracker(config, start)
+
+    def identifier(self) -> PasskeyIdentifier:
+        """The identifier of the case: passkeys, restricted to the allow-list if any."""
+        return PasskeyIdentifier(self.allow_list)
 
     def make_tracker(self, config: Config, start: int) -> Tracker:
         """The tracker a case starts with."""
-        return Tracker(config, PasskeyIdentifier(), now=start)
+        return Tracker(config, self.identifier(), now=start)
 
     def restore_tracker(self, doc: dict[str, Any]) -> Tracker:
         """The tracker rebuilt from a snapshot document (already JSON round-tripped)."""
-        return restore(doc, PasskeyIdentifier())
+        return restore(doc, self.identifier())
 
     @property
     def stopped(self) -> bool:
         """Whether a ``stop`` step has run."""
-        return self.tracker.state is not TrackerState.OPEN
+        return self.tracker.state in (TrackerState.STOPPING, TrackerState.CLOSED)
 
     def apply(self, step: Step) -> Observation:
-        """Run one step; raises :class:`ExecutionError` for an invalid step."""
+        """Run one step; raises :class:`ExecutionError` for an invalid step and
+        :class:`BeyondModel` where the reference stops modelling the seed."""
         if isinstance(step, HandlerStep):
             self.queue.extend(step.outcomes)
             return EmptyObservation()
         if step.now < self.now:
             raise ExecutionError(f"now went backwards: {step.now} < {self.now}")
-        if self.stopped and isinstance(step, DeliverStep | GcStep | StopStep):
-            raise ExecutionError(f"{step.op} after stop: only announce, state, handler and "
-                                 "snapshot_restore may follow a stop")
+        if self.tracker.state is TrackerState.CRASHED:
+            raise BeyondModel("the seed's process died in a GC panic (R7.3 abort); nothing "
+                              "after it is modelled")
+        if self.stopped and isinstance(step, DeliverStep | TakeStep | GcStep | StopStep):
+            raise ExecutionError(f"{step.op} after stop: only announce, state, handler, "
+                                 "report and snapshot_restore may follow a stop")
+        if isinstance(step, ReportStep) and not 0 <= step.taken < len(self.taken):
+            raise ExecutionError(f"report of taken batch {step.taken}: {len(self.taken)} "
+                                 "taken batch(es) are outstanding")
+        try:
+            observation = self._apply(step)
+        except Unmodelled as exc:
+            raise BeyondModel(str(exc)) from None
         self.now = step.now
+        return observation
+
+    def _apply(self, step: TimedStep) -> Observation:
         if isinstance(step, AnnounceStep):
             return self._announce(step)
         if isinstance(step, DeliverStep):
             return DeliverObservation(self._deliver_due(step.now))
+        if isinstance(step, TakeStep):
+            batch = self.tracker.next_batch(step.now)
+            if batch is not None:
+                self.taken.append(batch.batch_id)
+            return TakeObservation(batch)
+        if isinstance(step, ReportStep):
+            batch_id = self.taken.pop(step.taken)
+            if step.outcome is HandlerOutcome.OK:
+                self.tracker.batch_succeeded(batch_id, step.now)
+            else:
+                self.tracker.batch_failed(batch_id, step.now)
+            return EmptyObservation()
         if isinstance(step, GcStep):
             gc = self.tracker.collect_garbage(step.now)
+            if gc.order_dependent:
+                return GcObservation(None, None, gc.seed_would_panic)
             return GcObservation(gc.removed_entries, gc.removed_users, gc.seed_would_panic)
         if isinstance(step, StopStep):
             return self._stop(step.now)
@@ -150,7 +208,8 @@ class Execution:
     def _announce(self, step: AnnounceStep) -> AnnounceObservation:
         result = self.tracker.announce(step.request, step.now)
         if result.outcome is Outcome.REJECTED:
-            return AnnounceObservation(Status.REJECTED, result.reject, result.outcome, None, ())
+            return AnnounceObservation(Status.REJECTED, result.reject, result.outcome, None, (),
+                                       False)
         deliveries: tuple[Delivery, ...] = ()
         failed = False
         if result.flush is not None:
@@ -159,7 +218,7 @@ class Execution:
         return AnnounceObservation(
             Status.REJECTED if failed else Status.OK,
             RejectCode.HANDLER_FAILED if failed else None,
-            result.outcome, result.record, deliveries)
+            result.outcome, result.record, deliveries, result.seed_would_panic)
 
     def _deliver_due(self, now: int) -> tuple[Delivery, ...]:
         # Terminates: every pass either removes a batch for good or consumes
@@ -170,6 +229,9 @@ class Execution:
         return tuple(out)
 
     def _stop(self, now: int) -> StopObservation:
+        for batch_id in self.taken:
+            self.tracker.batch_failed(batch_id, now)
+        self.taken.clear()
         handed_out = self.tracker.stop(now)
         deliveries = tuple(self._deliver(b, now)[0] for b in handed_out)
         report = self.tracker.close(now)
@@ -180,7 +242,7 @@ class Execution:
         metrics = t.metrics()
         lg = t.ledger()
         entries = tuple(StateEntry(e.user, e.info_hash, e.peer_id, e.uploaded, e.downloaded,
-                                   e.last_seen) for e in t.entries())
+                                   e.last_seen, e.completed) for e in t.entries())
         att = lg.attributed
         base, reset, gap = (att.get(c, (0, 0)) for c in (Cause.BASELINE, Cause.RESET,
                                                          Cause.PURGE_GAP))
@@ -188,16 +250,17 @@ class Execution:
                                lg.delivered_down, lg.dropped_up, lg.dropped_down,
                                lg.returned_up, lg.returned_down, lg.pending_up, lg.pending_down,
                                *base, *reset, *gap)
-        return StateObservation(metrics.users, entries, metrics.pending_records, ledger)
+        return StateObservation(metrics.users, entries, metrics.pending_records, ledger,
+                                t.next_deadline())
 
 
-def run_steps(config: Config, start: int, steps: list[Step] | tuple[Step, ...]
-              ) -> list[Observation]:
+def run_steps(config: Config, start: int, steps: list[Step] | tuple[Step, ...],
+              allow_list: frozenset[UserId] | None = None) -> list[Observation]:
     """Run ``steps`` on a fresh reference; one observation per step.
 
     Raises :class:`ExecutionError` naming the step index of an invalid step.
     """
-    execution = Execution(config, start)
+    execution = Execution(config, start, allow_list)
     out = []
     for index, step in enumerate(steps):
         try:
@@ -210,6 +273,7 @@ def run_steps(config: Config, start: int, steps: list[Step] | tuple[Step, ...]
 def run_case(case: Case) -> list[Observation]:
     """The reference's observations for every step of ``case``."""
     try:
-        return run_steps(case.config, case.start, [s.step for s in case.steps])
+        return run_steps(case.config, case.start, [s.step for s in case.steps],
+                         case.allow_list)
     except ExecutionError as exc:
         raise ExecutionError(f"case {case.id!r}: {exc}") from None

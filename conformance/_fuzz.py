@@ -5,16 +5,23 @@ biased toward what breaks trackers: one to three users on one or two
 torrents with one or two peers each, tiny batch sizes and shard counts, time
 jumps that land exactly before, on and after ``peer_lifetime``,
 ``gc_interval``, ``max_batch_age`` and the retry backoff, scripted handler
-failures, counter resets and counters at the 2**63 and 2**64 edges. Each
-trace runs step by step on the adapter and on the reference executor at the
-same time; the first observation that differs (or an adapter that crashes,
-hangs or breaks the protocol) is a divergence. Hypothesis then shrinks the
-trace to a minimal one, which is printed and written as a vector file in
-the packaged format, ready to commit.
+failures and retry storms (a batch failing again at each backoff end up to
+the cap), batches taken and reported later, counter resets, counters at the
+2**63 and 2**64 edges and leaps that wrap after a few announces, every
+credential form of SPEC.md R1.1, allow-lists, and (for an adapter of both
+presets) policy mixes. Seed configurations keep what a seed-only adapter
+cannot set at the seed's values. Each trace runs step by step on the adapter
+and on the reference executor at the same time; the first observation that
+differs (or an adapter that crashes, hangs or breaks the protocol) is a
+divergence; a trace stops being compared where the reference stops
+modelling the seed (R7.3). Hypothesis then shrinks the trace, a last pass
+drops every step the divergence does not need, and the result is printed
+and written as a vector file in the packaged format, ready to commit.
 
-The search is bounded by ``--max-examples`` and ``--time`` and is
-deterministic for a given ``--seed`` (and a deterministic adapter): the same
-seed tries the same traces in the same order. The command line
+The search is one Hypothesis run (so later traces grow deeper), bounded by
+``--max-examples`` and ``--time`` and deterministic for a given ``--seed``
+(and a deterministic adapter): the same seed tries the same traces in the
+same order. The command line
 (``privtrak conform fuzz``) is in :mod:`._fuzz_cli`.
 """
 
@@ -27,227 +34,43 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
 
 from privtrak.reference import (
-    AnnounceRequest,
-    Config,
-    Event,
-    InfoHash,
-    PeerId,
     config_to_mapping,
     parse_config,
 )
 
 from ._client import AdapterInfo, StepFailed, Unsupported
 from ._diff import Divergence, compare
-from ._execute import Execution
+from ._execute import BeyondModel, Execution
 from ._fuzz_cli import DEFAULT_MAX_EXAMPLES
+from ._fuzz_traces import (
+    BAD_CREDENTIAL,
+    PEERS,
+    TORRENTS,
+    USERS,
+    Trace,
+    _feasible,
+    traces,
+)
 from ._process import AdapterError
 from ._session import CannotRun, Session
 from ._steps import (
     AnnounceStep,
-    DeliverStep,
-    GcStep,
-    HandlerOutcome,
     HandlerStep,
-    SnapshotRestoreStep,
-    StateStep,
+    ReportStep,
     Step,
-    StopStep,
     encode_observation,
     encode_step,
 )
 from ._vectors import Case, CaseStep, required_features
 
-ROUND = 100
-"""Examples per Hypothesis run; the time limit is checked between runs."""
 
-USERS: tuple[str, ...] = (
-    "00112233445566778899aabbccddeeff",
-    "ffeeddccbbaa99887766554433221100",
-    "0123456789abcdef0123456789abcdef",
-)
-"""Passkeys of the fuzzed users (their shards differ for most shard counts)."""
-BAD_CREDENTIAL = "/not-a-passkey/announce"
-TORRENTS: tuple[bytes, ...] = (bytes.fromhex("aa" * 20), bytes.fromhex("bb" * 20))
-PEERS: tuple[bytes, ...] = (b"-PT0001-" + b"a" * 12, b"-PT0001-" + b"b" * 12)
-BIG: tuple[int, ...] = (2**63 - 1, 2**63, 2**64 - 1)
-
-
-@dataclass(frozen=True, slots=True)
-class Trace:
-    """One generated case: a configuration, a start time and the steps."""
-
-    config: Config
-    start: int
-    steps: tuple[Step, ...]
-
-
-# -- generation -------------------------------------------------------------------
-
-
-@st.composite
-def configs(draw: st.DrawFn, presets: Sequence[str]) -> Config:
-    """A small configuration of one of ``presets``: few shards, tiny batches."""
-    preset = draw(st.sampled_from(list(presets)))
-    raw: dict[str, Any] = {
-        "preset": preset,
-        "batch_size": draw(st.sampled_from([1, 2, 3, 4, 8])),
-        "shard_count": draw(st.sampled_from([1, 2, 3])),
-        "peer_lifetime": draw(st.sampled_from([5, 10, 30])),
-        "gc_interval": draw(st.sampled_from([3, 7, 20])),
-        "retry_backoff_initial": draw(st.sampled_from([1, 2])),
-        "retry_backoff_max": draw(st.sampled_from([4, 30])),
-    }
-    default_age = "off" if preset == "seed" else 5
-    raw["max_batch_age"] = draw(st.sampled_from([default_age, 2, 5, "off"]))
-    raw["max_pending"] = draw(st.sampled_from(["off", "off", "off", 50, 3]))
-    return parse_config(raw)
-
-
-def _time_jumps(config: Config) -> list[int]:
-    """Time advances that sit on the configuration's boundaries."""
-    life, gc = config.peer_lifetime, config.gc_interval
-    jumps = {0, 1, 2, life - 1, life, life + 1, gc, gc + 1, config.retry_backoff_initial,
-             config.retry_backoff_max}
-    if config.max_batch_age is not None:
-        jumps |= {config.max_batch_age - 1, config.max_batch_age}
-    # Small steps dominate, so entries live long enough to be announced again.
-    return [0, 0, 0, 0, 1, 1, 1, 2, 2, *sorted(j for j in jumps if j >= 0)]
-
-
-_KINDS = ("skip", *("announce",) * 12, *("deliver",) * 4, *("gc",) * 3, *("handler",) * 3,
-          "state", "state", "snapshot_restore", "stop")
-"""Step kinds by weight. ``skip`` (no step) comes first: shrinking moves choices
-toward the first element, so it removes steps from a fixed-length plan list."""
-_CHANGES = ("grow",) * 7 + ("same", "reset", "reset", "big")
-_EVENTS = (Event.NONE,) * 4 + (Event.STARTED, Event.COMPLETED, Event.COMPLETED, Event.STOPPED)
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """One step's random choices, independent of the others so that Hypothesis
-    can delete any step while shrinking; :func:`_realise` turns a list of
-    plans into steps (running time and counters)."""
-
-    kind: str
-    jump: int
-    user: int
-    torrent: int
-    peer: int
-    change: str
-    amount: int
-    event: Event
-    bad_credential: bool
-    left: int
-    outcomes: tuple[HandlerOutcome, ...]
-
-
-@st.composite
-def _plan(draw: st.DrawFn, kinds: Sequence[str], jumps: Sequence[int]) -> _Plan:
-    """One plan; only the choices its kind uses are drawn (fewer draws make
-    generation and shrinking faster)."""
-    kind = draw(st.sampled_from(kinds))
-    if kind == "skip":
-        return _SKIP
-    if kind == "handler":
-        outcomes = tuple(draw(st.lists(st.sampled_from(_OUTCOMES), min_size=1, max_size=3)))
-        return _Plan(kind, 0, 0, 0, 0, "grow", 0, Event.NONE, False, 0, outcomes)
-    jump = draw(st.sampled_from(jumps))
-    if kind != "announce":
-        return _Plan(kind, jump, 0, 0, 0, "grow", 0, Event.NONE, False, 0, ())
-    # Mostly the first user, torrent and peer: state is only interesting when
-    # announces meet the same entries again. Shrinking moves each choice to
-    # its first value: user 0, growth, no event, a valid credential.
-    return _Plan(kind, jump, draw(st.sampled_from((0, 0, 0, 0, 1, 1, 2))),
-                 draw(st.sampled_from((0, 0, 0, 1))), draw(st.sampled_from((0, 0, 0, 1))),
-                 draw(st.sampled_from(_CHANGES)), draw(st.integers(0, 3)),
-                 draw(st.sampled_from(_EVENTS)), draw(st.integers(0, 24)) == 24,
-                 draw(st.sampled_from((0, 100))), ())
-
-
-_OUTCOMES = tuple(HandlerOutcome)
-_SKIP = _Plan("skip", 0, 0, 0, 0, "grow", 0, Event.NONE, False, 0, ())
-
-
-@st.composite
-def traces(draw: st.DrawFn, presets: Sequence[str], snapshots: bool = True,
-           max_steps: int = 30) -> Trace:
-    """A random trace; see the module docstring for its biases."""
-    config = draw(configs(presets))
-    start = draw(st.sampled_from([0, 1000]))
-    kinds = [k for k in _KINDS if snapshots or k != "snapshot_restore"]
-    # Mostly long traces (more chances to meet an entry again); shrinking
-    # turns plans into skips, so the length itself need not shrink.
-    length = draw(st.sampled_from((max(1, max_steps // 4), max(1, max_steps // 2), max_steps,
-                                   max_steps, max_steps)))
-    plans = draw(st.lists(_plan(kinds, _time_jumps(config)), min_size=length,
-                          max_size=length))
-    return Trace(config, start, _realise(plans, start))
-
-
-_GROW_UP = (0, 1, 7, 1000)
-_GROW_DOWN = (0, 3, 500, 500)
-
-
-def _realise(plans: Sequence[_Plan], start: int) -> tuple[Step, ...]:
-    """Steps from plans: time only moves forward, counters mostly grow, a stop
-    happens only in the last quarter, and after it only announces, state,
-    handler and snapshot steps follow."""
-    counters: dict[tuple[int, int, int], tuple[int, int]] = {}
-    now = start
-    stopped = False
-    steps: list[Step] = []
-    for index, plan in enumerate(plans):
-        kind = plan.kind
-        if kind == "skip":
-            continue
-        if kind == "stop" and 4 * index < 3 * len(plans):
-            kind = "state"  # a stop early on would leave little but "closing" to observe
-        if stopped and kind in ("deliver", "gc", "stop"):
-            kind = "announce"
-        if kind == "handler":
-            steps.append(HandlerStep(plan.outcomes))
-            continue
-        now += plan.jump
-        if kind == "announce":
-            steps.append(AnnounceStep(now, _request(plan, counters)))
-        elif kind == "deliver":
-            steps.append(DeliverStep(now))
-        elif kind == "gc":
-            steps.append(GcStep(now))
-        elif kind == "state":
-            steps.append(StateStep(now))
-        elif kind == "snapshot_restore":
-            steps.append(SnapshotRestoreStep(now))
-        else:
-            stopped = True
-            steps.append(StopStep(now))
-    return tuple(steps)
-
-
-def _request(plan: _Plan, counters: dict[tuple[int, int, int], tuple[int, int]]
-             ) -> AnnounceRequest:
-    key = (plan.user, plan.torrent, plan.peer)
-    old_up, old_down = counters.get(key, (0, 0))
-    if plan.change == "grow":
-        new_up = min(old_up + _GROW_UP[plan.amount], BIG[-1])
-        new_down = min(old_down + _GROW_DOWN[plan.amount], BIG[-1])
-    elif plan.change == "same":
-        new_up, new_down = old_up, old_down
-    elif plan.change == "reset":
-        new_up, new_down = plan.amount % 2, 0
-    else:
-        new_up = BIG[plan.amount % len(BIG)]
-        new_down = old_down if plan.amount == 3 else BIG[plan.amount % len(BIG)]
-    counters[key] = (new_up, new_down)
-    credential = BAD_CREDENTIAL if plan.bad_credential else f"/{USERS[plan.user]}/announce"
-    return AnnounceRequest(credential, InfoHash(TORRENTS[plan.torrent]),
-                           PeerId(PEERS[plan.peer]), new_up, new_down, plan.left, plan.event,
-                           "10.0.0.1", 6881)
+class _OutOfTime(BaseException):
+    """Raised inside the Hypothesis test when the time budget is spent: a
+    BaseException passes through Hypothesis at once, unshrunk and unreported."""
 
 
 # -- lock-step execution -------------------------------------------------------------
@@ -272,15 +95,20 @@ def run_lockstep(session: Session, trace: Trace, case_id: str = "fuzz") -> None:
     info = session.info
     assert info is not None
     client = session.ensure()
-    execution = Execution(trace.config, trace.start)
+    execution = Execution(trace.config, trace.start, trace.allow_list)
     config = config_to_mapping(trace.config)
     step_index = -1
     try:
-        client.reset(case_id, trace.config.preset, config, trace.start)
+        client.reset(case_id, trace.config.preset, config, trace.start,
+                     allow_list=None if trace.allow_list is None else tuple(
+                         sorted(u.hex() for u in trace.allow_list)))
         for step_index, step in enumerate(trace.steps):
-            expected = encode_observation(execution.apply(step))
+            try:
+                expected = encode_observation(execution.apply(step))
+            except BeyondModel:
+                return  # the seed panicked before: nothing after it is compared
             observed = client.step(step_index, encode_step(step))
-            divergence = compare(expected, observed, info.features)
+            divergence = compare(expected, observed, info.features, step.op)
             if divergence is not None:
                 client.check_observation(step.op, observed)
                 raise Diverged(trace, step_index, f"{step.op} observation differs at "
@@ -336,7 +164,7 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
 
     def check(trace: Trace) -> None:
         if not caught and out_of_time():
-            return  # the rest of this round passes unrun
+            raise _OutOfTime
         counts["run"] += 1
         try:
             run_lockstep(session, trace)
@@ -350,32 +178,67 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
                 shortest[:] = [exc]
             raise
 
-    # Hypothesis has no time budget, and skipping examples still costs their
-    # generation; so the search runs in rounds of ROUND examples, each with
-    # its own seed derived from ``seed``, and stops between rounds.
+    # One Hypothesis run for the whole search, so later examples grow deeper
+    # (a restarted run begins again from the simplest traces); the time
+    # budget ends it from inside with _OutOfTime.
+    mix = all(f"preset:{p}" in info.features for p in ("seed", "recommended"))
     try:
-        for round_index in range((max_examples + ROUND - 1) // ROUND):
-            if out_of_time():
-                break
-            size = min(ROUND, max_examples - round_index * ROUND)
-            test = given(traces(usable, snapshots, max_steps))(check)
-            test = hypothesis_seed(seed * 1_000_003 + round_index)(test)
-            test = settings(max_examples=size, database=None, deadline=None,
-                            derandomize=False,
-                            phases=(Phase.generate, Phase.shrink) if shrink
-                            else (Phase.generate,),
-                            print_blob=False, report_multiple_bugs=False,
-                            suppress_health_check=list(HealthCheck))(test)
-            try:
-                test()
-            except Diverged as exc:
-                return FuzzResult(counts["run"], caught[0] if caught else None,
-                                  counts["declined"], exc)
+        test = given(traces(usable, snapshots, max_steps, mix=mix,
+                            deferred="deferred" in info.features,
+                            allow_lists="allow_list" in info.features))(check)
+        test = hypothesis_seed(seed * 1_000_003)(test)
+        test = settings(max_examples=max_examples, database=None, deadline=None,
+                        derandomize=False, verbosity=Verbosity.quiet,
+                        phases=(Phase.generate, Phase.shrink) if shrink
+                        else (Phase.generate,),
+                        print_blob=False, report_multiple_bugs=False,
+                        suppress_health_check=list(HealthCheck))(test)
+        try:
+            test()
+        except _OutOfTime:
+            pass
+        except Diverged as exc:
+            return FuzzResult(counts["run"], caught[0] if caught else None,
+                              counts["declined"], _without_idle_states(session, exc))
     except KeyboardInterrupt:
         session.discard()
         return FuzzResult(counts["run"], caught[0] if caught else None, counts["declined"],
                           shortest[0] if shortest else None, interrupted=True)
     return FuzzResult(counts["run"], None, counts["declined"], None)
+
+
+def _without_idle_states(session: Session, found: Diverged) -> Diverged:
+    """``found`` cut after its divergent step, then with every single step removed
+    that the divergence does not need (Hypothesis shrinks plans, and a plan it
+    cannot turn into a skip cheaply keeps its step): one step at a time, until
+    no removal keeps the divergence."""
+    trace = found.trace
+    best = Diverged(Trace(trace.config, trace.start, trace.steps[:found.step + 1],
+                          trace.allow_list),
+                    found.step, found.message, found.divergence, found.stderr_tail)
+    changed = True
+    while changed:
+        changed = False
+        for index in range(len(best.trace.steps) - 1, -1, -1):
+            steps = best.trace.steps[:index] + best.trace.steps[index + 1:]
+            if not steps:
+                continue
+            t = best.trace
+            trial = Trace(t.config, t.start, _feasible(t.config, t.start, steps, t.allow_list),
+                          t.allow_list)
+            if len(trial.steps) >= len(t.steps):
+                continue
+            try:
+                run_lockstep(session, trial)
+            except Diverged as exc:
+                best = Diverged(Trace(t.config, t.start, trial.steps[:exc.step + 1],
+                                      t.allow_list), exc.step, exc.message, exc.divergence,
+                                exc.stderr_tail)
+                changed = True
+                break
+            except Unsupported:
+                continue
+    return best
 
 
 def _preset_usable(preset: str, info: AdapterInfo) -> bool:
@@ -397,6 +260,8 @@ def describe_step(step: Step) -> str:
         return (f"t={step.now} announce {who} torrent {_index(TORRENTS, r.info_hash)} "
                 f"peer {_index(PEERS, r.peer_id)} up={r.uploaded} down={r.downloaded} "
                 f"left={r.left} event={r.event.value}")
+    if isinstance(step, ReportStep):
+        return f"t={step.now} report taken batch {step.taken}: {step.outcome.value}"
     return f"t={step.now} {step.op}"
 
 
@@ -430,7 +295,7 @@ def render_failure(failure: Diverged) -> str:
 def failure_case(failure: Diverged, implementation: str, seed: int) -> Case:
     """The minimal trace as a vector case, expectations from the reference."""
     trace = failure.trace
-    execution = Execution(trace.config, trace.start)
+    execution = Execution(trace.config, trace.start, trace.allow_list)
     steps = tuple(CaseStep(s, execution.apply(s)) for s in trace.steps)
     digest = _digest(encode_step(s) for s in trace.steps)
     return Case(
@@ -439,8 +304,8 @@ def failure_case(failure: Diverged, implementation: str, seed: int) -> Case:
                      f"at step {failure.step} ({failure.message}); found by privtrak conform "
                      f"fuzz --seed {seed}."),
         rules=(), defects=(), preset=trace.config.preset,
-        features=tuple(required_features(trace.config, trace.steps)),
-        start=trace.start, config=trace.config, steps=steps)
+        features=tuple(required_features(trace.config, trace.steps, trace.allow_list)),
+        start=trace.start, config=trace.config, steps=steps, allow_list=trace.allow_list)
 
 
 def _digest(items: Iterable[Any]) -> str:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._cases_defects import defect_cases
+from ._cases_gaps import gap_cases
+from ._cases_go_seed import go_seed_cases
 from ._cases_random import random_cases
 from ._cases_rules import rule_cases
 from ._cases_scope import scope_cases
@@ -23,6 +25,8 @@ GROUPS: dict[str, Callable[[], list[Case]]] = {
     "seed": lambda: rule_cases("seed") + scope_cases("seed"),
     "recommended": lambda: rule_cases("recommended") + scope_cases("recommended"),
     "defects": defect_cases,
+    "go-seed": go_seed_cases,
+    "gaps": gap_cases,
     "random-seed": lambda: random_cases("seed"),
     "random-recommended": lambda: random_cases("recommended"),
 }

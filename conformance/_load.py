@@ -40,6 +40,8 @@ class LoadedCase:
     start: int
     steps: tuple[dict[str, Any], ...]
     expects: tuple[dict[str, Any], ...]
+    allow_list: tuple[str, ...] | None = None
+    """R1.2: the user ids (hex) the identifier accepts; ``None``: any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,8 @@ def _wire_case(source: str, case: VectorCase) -> LoadedCase:
         source, case.id, case.description, case.rules, case.defects, case.preset,
         config_to_mapping(case.config), frozenset(case.features), case.start,
         tuple(encode_step(s.step) for s in case.steps),
-        tuple(encode_observation(s.expect) for s in case.steps))
+        tuple(encode_observation(s.expect) for s in case.steps),
+        None if case.allow_list is None else tuple(sorted(u.hex() for u in case.allow_list)))
 
 
 def select(cases: Sequence[Case], *, presets: Sequence[str] = (), globs: Sequence[str] = (),

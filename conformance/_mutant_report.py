@@ -4,8 +4,10 @@
 runs every mutant of :mod:`._mutants` as a real adapter subprocess, first
 against every packaged vector (how many cases fail), then under the
 differential fuzzer (how many traces until the first divergence, and the
-length of the shrunk trace). It prints a Markdown table; the output depends
-only on the vectors, the seed and the code, never on timing.
+length of the shrunk trace, up to the divergent step). It prints a Markdown
+table and exits 1 if a mutant escaped the vectors or the fuzzer or its
+counterexample did not shrink to at most MAX_SHRUNK_STEPS steps; the output
+depends only on the vectors, the seed and the code, never on timing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from ._report import Status
 from ._runner import run_cases
 from ._session import RunOptions, Session
 from ._vectors import packaged_vector_dir
+
+MAX_SHRUNK_STEPS = 6
+"""Every counterexample must shrink to at most this many steps."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores.append(score(name, cases, seed=args.seed, max_examples=args.max_examples))
         print(f"{name}: done", file=sys.stderr)
     print(render(scores, args.seed, args.max_examples))
-    escaped = [s.name for s in scores if not s.failed or s.caught_after is None]
+    escaped = [s.name for s in scores if not s.failed or s.caught_after is None
+               or s.shrunk_steps is None or s.shrunk_steps > MAX_SHRUNK_STEPS]
+    if escaped:
+        print(f"escaped or shrunk to more than {MAX_SHRUNK_STEPS} steps: {', '.join(escaped)}",
+              file=sys.stderr)
     return 1 if escaped else 0
 
 

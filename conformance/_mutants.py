@@ -35,7 +35,6 @@ from privtrak.reference import (
     Event,
     HandlerFailure,
     Outcome,
-    PasskeyIdentifier,
     StopUndelivered,
     Tracker,
     restore,
@@ -46,6 +45,7 @@ from privtrak.reference._results import CloseReport
 
 from ._adapter import ALL_FEATURES, AdapterInfo, serve
 from ._execute import Execution
+from ._mutants_gaps import GAP_MUTANTS
 
 # -- the broken trackers ------------------------------------------------------
 
@@ -209,10 +209,10 @@ class MutantExecution(Execution):
     tracker_class: ClassVar[type[Tracker]] = Tracker
 
     def make_tracker(self, config: Config, start: int) -> Tracker:
-        return self.tracker_class(config, PasskeyIdentifier(), now=start)
+        return self.tracker_class(config, self.identifier(), now=start)
 
     def restore_tracker(self, doc: dict[str, Any]) -> Tracker:
-        tracker = restore(doc, PasskeyIdentifier())
+        tracker = restore(doc, self.identifier())
         tracker.__class__ = self.tracker_class
         tracker._configure_hot_path()  # the subclass's hot-path tweaks
         return tracker
@@ -230,7 +230,7 @@ def _execution(tracker_class: type[Tracker]) -> type[MutantExecution]:
                 {"tracker_class": tracker_class, "__doc__": tracker_class.__doc__})
 
 
-MUTANTS: Mapping[str, Callable[[Config, int], Execution]] = {
+_BASE_MUTANTS: Mapping[str, Callable[..., Execution]] = {
     "batch-size-off-by-one": _execution(BatchSizeOffByOne),
     "lost-on-failure": _execution(LostOnFailure),
     "duplicated-on-retry": _execution(DuplicatedOnRetry),
@@ -245,7 +245,10 @@ MUTANTS: Mapping[str, Callable[[Config, int], Execution]] = {
     "no-backoff": _execution(NoBackoff),
     "stop-drops": _execution(StopDrops),
 }
-"""Mutant name -> implementation factory (``factory(config, start)``)."""
+MUTANTS: Mapping[str, Callable[..., Execution]] = {**_BASE_MUTANTS, **GAP_MUTANTS}
+"""Mutant name -> implementation factory (``factory(config, start, allow_list)``):
+the original set and, from :mod:`._mutants_gaps`, one or more per blind spot
+the kit once had."""
 
 
 def describe(name: str) -> str:

@@ -48,11 +48,12 @@ def run_case(session: Session, case: Case) -> CaseResult:
         return min(session.options.timeout, deadline - time.monotonic())
 
     try:
-        client.reset(case.case_id, case.preset, case.config, case.start, remaining())
+        client.reset(case.case_id, case.preset, case.config, case.start, remaining(),
+                     allow_list=case.allow_list)
         for step_index, (step, expect) in enumerate(zip(case.steps, case.expects,
                                                         strict=True)):
             observed = client.step(step_index, step, remaining())
-            divergence = compare(expect, observed, session.info.features)
+            divergence = compare(expect, observed, session.info.features, step["op"])
             if divergence is not None:
                 client.check_observation(step["op"], observed)
                 heading = (f"first divergence at step {step_index} "

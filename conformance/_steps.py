@@ -2,7 +2,7 @@
 
 A case is a list of steps; running a step against an implementation yields
 one observation. The wire form of both is fixed by the vector format and the
-adapter protocol (version 1), and follows the reference's value encodings:
+adapter protocol (version 2), and follows the reference's value encodings:
 byte strings are lowercase hex, counters and byte deltas decimal strings (so
 no JSON parser rounds them), times and small counts JSON integers, records
 and batches exactly :func:`privtrak.reference.encode_record` /
@@ -142,6 +142,30 @@ class StopStep:
 
 
 @dataclass(frozen=True, slots=True)
+class TakeStep:
+    """A flusher takes the next due batch and hands it to a slow handler: the batch
+    stays in flight until a :class:`ReportStep` reports its outcome."""
+
+    now: int
+    op: ClassVar[str] = "take"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportStep:
+    """Report the outcome of a batch taken earlier and not reported yet.
+
+    ``taken`` picks it among those in the order they were taken (0 is the
+    oldest still outstanding), so no implementation needs the reference's
+    batch ids.
+    """
+
+    now: int
+    taken: int
+    outcome: HandlerOutcome
+    op: ClassVar[str] = "report"
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotRestoreStep:
     """Snapshot the whole state, discard the tracker, restore it."""
 
@@ -157,18 +181,20 @@ class StateStep:
     op: ClassVar[str] = "state"
 
 
-Step = (HandlerStep | AnnounceStep | DeliverStep | GcStep | StopStep | SnapshotRestoreStep
-        | StateStep)
-TimedStep = AnnounceStep | DeliverStep | GcStep | StopStep | SnapshotRestoreStep | StateStep
+Step = (HandlerStep | AnnounceStep | DeliverStep | TakeStep | ReportStep | GcStep | StopStep
+        | SnapshotRestoreStep | StateStep)
+TimedStep = (AnnounceStep | DeliverStep | TakeStep | ReportStep | GcStep | StopStep
+             | SnapshotRestoreStep | StateStep)
 
 _TIMED_OPS: dict[str, Callable[[int], Step]] = {
     "deliver": DeliverStep,
+    "take": TakeStep,
     "gc": GcStep,
     "stop": StopStep,
     "snapshot_restore": SnapshotRestoreStep,
     "state": StateStep,
 }
-OPS: tuple[str, ...] = ("handler", "announce", *_TIMED_OPS)
+OPS: tuple[str, ...] = ("handler", "announce", "report", *_TIMED_OPS)
 """Every step operation, in the order the format document lists them."""
 
 
@@ -202,6 +228,8 @@ class AnnounceObservation:
     outcome: Outcome
     record: DeltaRecord | None
     deliveries: tuple[Delivery, ...]
+    seed_would_panic: bool = False
+    """The seed's expiry loop panicked inside this announce (R7.1, R7.3)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,11 +240,22 @@ class DeliverObservation:
 
 
 @dataclass(frozen=True, slots=True)
-class GcObservation:
-    """What one garbage collection removed; GC never delivers."""
+class TakeObservation:
+    """The batch a ``take`` handed out (now in flight), or ``None``."""
 
-    removed_entries: int
-    removed_users: int
+    batch: Batch | None
+
+
+@dataclass(frozen=True, slots=True)
+class GcObservation:
+    """What one garbage collection removed; GC never delivers.
+
+    ``None`` counts mean "not compared": the seed panicked and what it removed
+    first depends on Go's map order (R7.3).
+    """
+
+    removed_entries: int | None
+    removed_users: int | None
     seed_would_panic: bool
 
 
@@ -239,6 +278,8 @@ class StateEntry:
     uploaded: int
     downloaded: int
     last_seen: int
+    completed: bool = False
+    """Whether an accepted ``completed`` set the entry's snatch flag (R2.2, R5.2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,10 +316,12 @@ class StateObservation:
     entries: tuple[StateEntry, ...]
     pending_records: int
     ledger: LedgerSummary
+    next_deadline: int | None = None
+    """When the driver must wake up next (R6.2, R6.5, R7; ``None``: nothing due)."""
 
 
-Observation = (EmptyObservation | AnnounceObservation | DeliverObservation | GcObservation
-               | StopObservation | StateObservation)
+Observation = (EmptyObservation | AnnounceObservation | DeliverObservation | TakeObservation
+               | GcObservation | StopObservation | StateObservation)
 
 
 # -- encoding -----------------------------------------------------------------
@@ -305,6 +348,9 @@ def encode_step(step: Step) -> JsonObject:
         return {"op": "handler", "outcomes": [o.value for o in step.outcomes]}
     if isinstance(step, AnnounceStep):
         return {"op": "announce", "now": step.now, "request": encode_request(step.request)}
+    if isinstance(step, ReportStep):
+        return {"op": "report", "now": step.now, "taken": step.taken,
+                "outcome": step.outcome.value}
     return {"op": step.op, "now": step.now}
 
 
@@ -316,7 +362,7 @@ def _entry(e: StateEntry) -> JsonObject:
     return {"user": e.user.hex(), "info_hash": e.info_hash.hex(),
             "peer_id": None if e.peer_id is None else e.peer_id.hex(),
             "uploaded": str(e.uploaded), "downloaded": str(e.downloaded),
-            "last_seen": e.last_seen}
+            "last_seen": e.last_seen, "completed": e.completed}
 
 
 def encode_observation(obs: Observation) -> JsonObject:
@@ -328,9 +374,12 @@ def encode_observation(obs: Observation) -> JsonObject:
                 "reject": None if obs.reject is None else obs.reject.value,
                 "outcome": obs.outcome.value,
                 "record": None if obs.record is None else encode_record(obs.record),
-                "deliveries": _deliveries(obs.deliveries)}
+                "deliveries": _deliveries(obs.deliveries),
+                "seed_would_panic": obs.seed_would_panic}
     if isinstance(obs, DeliverObservation):
         return {"deliveries": _deliveries(obs.deliveries)}
+    if isinstance(obs, TakeObservation):
+        return {"batch": None if obs.batch is None else encode_batch(obs.batch)}
     if isinstance(obs, GcObservation):
         return {"removed_entries": obs.removed_entries, "removed_users": obs.removed_users,
                 "seed_would_panic": obs.seed_would_panic, "deliveries": []}
@@ -340,7 +389,8 @@ def encode_observation(obs: Observation) -> JsonObject:
                 "dropped_records": obs.dropped_records}
     return {"users": obs.users, "entries": [_entry(e) for e in obs.entries],
             "pending_records": obs.pending_records,
-            "ledger": {k: str(getattr(obs.ledger, k)) for k in LEDGER_KEYS}}
+            "ledger": {k: str(getattr(obs.ledger, k)) for k in LEDGER_KEYS},
+            "next_deadline": obs.next_deadline}
 
 
 # -- decoding -----------------------------------------------------------------
@@ -400,6 +450,10 @@ def decode_step(doc: object, where: Where, path: str = "step") -> Step:
         d = rd.obj(doc, path, ("op", "now", "request"))
         return AnnounceStep(rd.int_(d["now"], f"{path}.now"),
                             rd.request(d["request"], f"{path}.request"))
+    if op == "report":
+        d = rd.obj(doc, path, ("op", "now", "taken", "outcome"))
+        return ReportStep(rd.int_(d["now"], f"{path}.now"), rd.int_(d["taken"], f"{path}.taken"),
+                          rd.enum_(HandlerOutcome, d["outcome"], f"{path}.outcome"))
     if isinstance(op, str) and op in _TIMED_OPS:
         d = rd.obj(doc, path, ("op", "now"))
         return _TIMED_OPS[op](rd.int_(d["now"], f"{path}.now"))
@@ -409,11 +463,13 @@ def decode_step(doc: object, where: Where, path: str = "step") -> Step:
 _OBS_KEYS: dict[str, tuple[str, ...]] = {
     "handler": (),
     "snapshot_restore": (),
-    "announce": ("status", "reject", "outcome", "record", "deliveries"),
+    "report": (),
+    "announce": ("status", "reject", "outcome", "record", "deliveries", "seed_would_panic"),
     "deliver": ("deliveries",),
+    "take": ("batch",),
     "gc": ("removed_entries", "removed_users", "seed_would_panic", "deliveries"),
     "stop": ("deliveries", "returned", "dropped_records"),
-    "state": ("users", "entries", "pending_records", "ledger"),
+    "state": ("users", "entries", "pending_records", "ledger", "next_deadline"),
 }
 
 
@@ -433,7 +489,7 @@ def decode_observation(op: str, doc: object, where: Where,
     if op not in _OBS_KEYS:
         raise rd.fail(path, f"no observation is defined for op {op!r}")
     d = rd.obj(doc, path, _OBS_KEYS[op])
-    if op in ("handler", "snapshot_restore"):
+    if op in ("handler", "snapshot_restore", "report"):
         return EmptyObservation()
     if op == "announce":
         reject = d["reject"]
@@ -444,14 +500,19 @@ def decode_observation(op: str, doc: object, where: Where,
             rd.enum_(Outcome, d["outcome"], f"{path}.outcome"),
             None if record is None else rd.record(record, f"{path}.record"),
             rd.deliveries(d["deliveries"], f"{path}.deliveries"),
+            rd.bool_(d["seed_would_panic"], f"{path}.seed_would_panic"),
         )
     if op == "deliver":
         return DeliverObservation(rd.deliveries(d["deliveries"], f"{path}.deliveries"))
+    if op == "take":
+        batch = d["batch"]
+        return TakeObservation(None if batch is None else rd.batch(batch, f"{path}.batch"))
     if op == "gc":
         if rd.lst(d["deliveries"], f"{path}.deliveries"):
             raise rd.fail(f"{path}.deliveries", "must be empty: GC never delivers")
-        return GcObservation(rd.int_(d["removed_entries"], f"{path}.removed_entries"),
-                             rd.int_(d["removed_users"], f"{path}.removed_users"),
+        removed = [None if d[k] is None else rd.int_(d[k], f"{path}.{k}")
+                   for k in ("removed_entries", "removed_users")]
+        return GcObservation(removed[0], removed[1],
                              rd.bool_(d["seed_would_panic"], f"{path}.seed_would_panic"))
     if op == "stop":
         returned = rd.lst(d["returned"], f"{path}.returned")
@@ -463,7 +524,7 @@ def decode_observation(op: str, doc: object, where: Where,
     for i, raw in enumerate(rd.lst(d["entries"], f"{path}.entries")):
         p = f"{path}.entries[{i}]"
         e = rd.obj(raw, p, ("user", "info_hash", "peer_id", "uploaded", "downloaded",
-                            "last_seen"))
+                            "last_seen", "completed"))
         peer = e["peer_id"]
         entries.append(StateEntry(
             UserId(rd.hexbytes(e["user"], f"{p}.user", 16)),
@@ -471,13 +532,16 @@ def decode_observation(op: str, doc: object, where: Where,
             None if peer is None else PeerId(rd.hexbytes(peer, f"{p}.peer_id", 20)),
             rd.dec(e["uploaded"], f"{p}.uploaded", unsigned=True),
             rd.dec(e["downloaded"], f"{p}.downloaded", unsigned=True),
-            rd.int_(e["last_seen"], f"{p}.last_seen")))
+            rd.int_(e["last_seen"], f"{p}.last_seen"),
+            rd.bool_(e["completed"], f"{p}.completed")))
     ledger = rd.obj(d["ledger"], f"{path}.ledger", LEDGER_KEYS)
+    deadline = d["next_deadline"]
     return StateObservation(
         rd.int_(d["users"], f"{path}.users"),
         tuple(entries),
         rd.int_(d["pending_records"], f"{path}.pending_records"),
         LedgerSummary(*(rd.dec(ledger[k], f"{path}.ledger.{k}") for k in LEDGER_KEYS)),
+        None if deadline is None else rd.int_(deadline, f"{path}.next_deadline"),
     )
 
 

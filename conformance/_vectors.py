@@ -1,12 +1,13 @@
-"""Vector files, format version 1: the model, loading, validation and writing.
+"""Vector files, format version 2: the model, loading, validation and writing.
 
 A vector file is one JSON document::
 
-    {"format": "privtrak-vectors", "version": 1, "group": "<name>",
+    {"format": "privtrak-vectors", "version": 2, "group": "<name>",
      "cases": [CASE, ...]}
 
 and a case is ``{"id", "description", "rules", "defects", "preset",
-"features", "start", "config", "steps": [{"step": STEP, "expect": OBS}]}``
+"features", "start", "config", "allow_list", "steps": [{"step": STEP,
+"expect": OBS}]}``
 (``conformance/schema/vector.schema.json`` is the normative schema; the steps
 and observations are described in :mod:`._steps` and :mod:`._execute`).
 
@@ -41,6 +42,7 @@ from privtrak.reference import (
     PRESETS,
     Config,
     ConfigError,
+    UserId,
     config_to_mapping,
     parse_config,
 )
@@ -51,8 +53,10 @@ if TYPE_CHECKING:
 from ._steps import (
     JsonObject,
     Observation,
+    ReportStep,
     SnapshotRestoreStep,
     Step,
+    TakeStep,
     VectorError,
     Where,
     decode_observation,
@@ -63,13 +67,20 @@ from ._steps import (
 )
 
 FORMAT = "privtrak-vectors"
-VERSION = 1
+VERSION = 2
 
 FEATURES: tuple[str, ...] = (
     "outcomes", "records", "seed_panic", "snapshot", "ledger", "batch_ids",
-    "purge_records", "event_records", *(f"preset:{p}" for p in PRESETS),
+    "purge_records", "event_records", "deferred", "entry_flags", "next_deadline",
+    "allow_list", *(f"preset:{p}" for p in PRESETS),
 )
 """Every feature name an adapter may declare and a case may need."""
+
+FIELD_FEATURES: frozenset[str] = frozenset(
+    {"outcomes", "records", "seed_panic", "ledger", "batch_ids", "entry_flags",
+     "next_deadline"})
+"""Features that gate observation fields (compared only when declared), never whole
+cases: a case does not list them, so an adapter lacking one still runs the case."""
 
 RULE_ID = re.compile(r"^R[0-9]+(\.[0-9]+)*$")
 DEFECTS = range(1, 14)
@@ -97,6 +108,8 @@ class Case:
     start: int
     config: Config
     steps: tuple[CaseStep, ...]
+    allow_list: frozenset[UserId] | None = None
+    """R1.2: the only user ids the passkey identifier accepts (``None``: any)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +122,17 @@ class VectorFile:
     errors: tuple[VectorError, ...] = field(default=())
 
 
-def required_features(config: Config, steps: Iterable[Step]) -> list[str]:
-    """Features any case with this config and these steps needs."""
+def required_features(config: Config, steps: Iterable[Step],
+                      allow_list: frozenset[UserId] | None = None) -> list[str]:
+    """Features any case with this config, steps and allow-list needs."""
     needed = [f"preset:{config.preset}"]
+    steps = list(steps)
     if any(isinstance(s, SnapshotRestoreStep) for s in steps):
         needed.append("snapshot")
+    if any(isinstance(s, TakeStep | ReportStep) for s in steps):
+        needed.append("deferred")
+    if allow_list is not None:
+        needed.append("allow_list")
     if config.policy.event_records:
         needed.append("event_records")
     if config.policy.purge_records:
@@ -135,6 +154,8 @@ def encode_case(case: Case) -> JsonObject:
         "features": list(case.features),
         "start": case.start,
         "config": config_to_mapping(case.config),
+        "allow_list": None if case.allow_list is None else sorted(u.hex() for u in
+                                                                   case.allow_list),
         "steps": [{"step": encode_step(s.step), "expect": encode_observation(s.expect)}
                   for s in case.steps],
     }
@@ -155,7 +176,7 @@ def dumps_file(group: str, cases: Sequence[Case]) -> str:
         doc = encode_case(case)
         out.append("    {")
         for key in ("id", "description", "rules", "defects", "preset", "features", "start",
-                    "config"):
+                    "config", "allow_list"):
             out.append(f"      {_one_line(key)}: {_one_line(doc[key])},")
         out.append('      "steps": [')
         steps = doc["steps"]
@@ -262,14 +283,16 @@ def decode_case(raw: Any, where: Where) -> Case:
     for feature in features:
         if feature not in FEATURES:
             raise VectorError(where, "features", f"unknown feature {feature!r}")
-    for feature in required_features(config, (s.step for s in steps)):
+    allow_list = None if raw["allow_list"] is None else frozenset(
+        UserId(bytes.fromhex(u)) for u in raw["allow_list"])
+    for feature in required_features(config, (s.step for s in steps), allow_list):
         if feature not in features:
             raise VectorError(where, "features", f"must include {feature!r}")
     for rule in raw["rules"]:
         if not RULE_ID.match(rule):
             raise VectorError(where, "rules", f"{rule!r} is not a rule id such as R4.1")
     return Case(case_id, raw["description"], tuple(raw["rules"]), tuple(raw["defects"]),
-                preset, features, start, config, tuple(steps))
+                preset, features, start, config, tuple(steps), allow_list)
 
 
 def parse_file(text: str, file: str, *, schema_checked: bool = False) -> VectorFile:

@@ -11,7 +11,14 @@ from typing import Any
 
 from ._codec import config_to_mapping, encode_batch, encode_record
 from ._config import Config, default_config, parse_config, parse_go_duration
-from ._errors import ConfigError, InvalidInput, PrivtrakError, SnapshotError, UsageError
+from ._errors import (
+    ConfigError,
+    InvalidInput,
+    PrivtrakError,
+    SnapshotError,
+    Unmodelled,
+    UsageError,
+)
 from ._identify import (
     IdentificationError,
     PasskeyIdentifier,
@@ -27,12 +34,14 @@ from ._policy import (
     BatchScope,
     CounterDecrease,
     CounterLimit,
+    ExpiryPanic,
     FailedBatch,
     FlushPath,
     HandlerFailure,
     Policy,
     StaleOnAnnounce,
     StartedOnKnown,
+    StopEntries,
     StoppedUnknown,
     StopUndelivered,
 )
@@ -100,6 +109,7 @@ __all__ = [
     "DeltaRecord",
     "EntryView",
     "Event",
+    "ExpiryPanic",
     "FailedBatch",
     "FlushPath",
     "GcResult",
@@ -119,11 +129,13 @@ __all__ = [
     "SnapshotError",
     "StaleOnAnnounce",
     "StartedOnKnown",
+    "StopEntries",
     "StopUndelivered",
     "StoppedUnknown",
     "Tracker",
     "TrackerState",
     "UnixSeconds",
+    "Unmodelled",
     "UsageError",
     "UserId",
     "UserIdentifier",

@@ -40,9 +40,9 @@ order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from ._types import PEER_ID_LEN, InfoHash, PeerId
+from ._types import INFO_HASH_LEN, PEER_ID_LEN, InfoHash, PeerId
 
 U64_MASK = (1 << 64) - 1
 DOWN_SHIFT = 64
@@ -188,6 +188,25 @@ class EntryLayout:
             else:
                 for peer, packed in slot.items():
                     yield info_hash, peer, packed
+
+    def flat(self, user: UserEntries) -> dict[bytes, int]:
+        """The user's baselines as one dict ``infohash + peer id -> plain
+        baseline`` (the infohash alone without peer keying), in storage
+        order: the list the seed keeps, keyed as it is. A copy, for code
+        off the announce path (the seed's expiry panics, R7.3)."""
+        return {info_hash + (peer or b""): packed for info_hash, peer, packed in self.items(user)}
+
+    def replace(self, user: UserEntries, flat: Iterable[tuple[bytes, int]],
+                intern: Callable[[InfoHash], InfoHash]) -> None:
+        """Make ``flat`` (``(key, plain baseline)`` pairs keyed as :meth:`flat`
+        keys them; a repeated key keeps its last value) the user's only
+        baselines, storing each infohash as ``intern`` returns it. The home
+        peer stays as it was."""
+        user.entries = {}
+        for key, packed in flat:
+            info_hash = intern(InfoHash(key[:INFO_HASH_LEN]))
+            self.put(user, info_hash, PeerId(key[INFO_HASH_LEN:]) if self.by_peer else None,
+                     packed)
 
     @staticmethod
     def count(user: UserEntries) -> int:

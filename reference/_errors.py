@@ -60,6 +60,17 @@ class UsageError(PrivtrakError, RuntimeError):
     """The driver called the core out of order; the state is unchanged."""
 
 
+class Unmodelled(UsageError):
+    """The call would continue from a state the reference does not model.
+
+    Under ``expiry_panic = abort`` (R7.3) the reference stops where the seed
+    panics: after a GC panic the seed's process is dead, and after an
+    announce-path panic the panicking user's stored list is corrupted. A
+    call that would read or change such a state raises this and changes
+    nothing; the conformance kit ends a case there.
+    """
+
+
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

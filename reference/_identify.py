@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 from typing import Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from ._errors import PrivtrakError
 from ._types import AnnounceRequest, RejectCode, UserId
@@ -37,27 +37,44 @@ class UserIdentifier(Protocol):
 
 
 def parse_passkey(credential: str) -> UserId:
-    """Extract and decode the passkey of a request target.
+    """Extract and decode the passkey of a request target (SPEC.md R1.1).
 
-    Accepts ``/<passkey>/announce`` and ``<path>?passkey=<passkey>``, where
-    ``<passkey>`` is 32 hexadecimal characters (either case). Raises
-    :class:`IdentificationError` with ``BAD_CREDENTIAL`` otherwise.
+    The grammar: ``target = path [ "?" query ]``, no fragment. The passkey is
+    32 hexadecimal characters (either case). It comes from the path when the
+    path is exactly ``/<passkey>/announce`` (two segments, no trailing
+    slash, taken literally), and from the query's ``passkey`` parameter
+    (percent-decoded like any query value; other parameters are allowed, a
+    repeated ``passkey`` is not). Both may be present if they decode to the
+    same 16 bytes. Raises :class:`IdentificationError` with
+    ``BAD_CREDENTIAL`` otherwise, naming the credential and what is wrong.
     """
-    parts = urlsplit(credential)
-    segments = [s for s in parts.path.split("/") if s]
-    candidates: list[str] = []
-    if len(segments) == 2 and segments[1] == "announce":
-        candidates.append(segments[0])
-    candidates.extend(parse_qs(parts.query).get("passkey", []))
+    if "#" in credential:
+        raise IdentificationError(
+            RejectCode.BAD_CREDENTIAL,
+            f"{credential!r} has a fragment ('#'); a request target never carries one")
+    path, _, query = credential.partition("?")
+    segments = path.split("/")
+    path_key = segments[1] if (len(segments) == 3 and segments[0] == ""
+                               and segments[2] == "announce") else None
+    query_keys = parse_qs(query, keep_blank_values=True).get("passkey", [])
+    if len(query_keys) > 1:
+        raise IdentificationError(RejectCode.BAD_CREDENTIAL,
+                                  f"the passkey parameter is repeated in {credential!r}")
+    candidates = [k for k in (path_key, *query_keys) if k is not None]
     if not candidates:
         raise IdentificationError(
             RejectCode.BAD_CREDENTIAL,
-            f"no passkey in {credential!r}: expected /<passkey>/announce or ?passkey=<passkey>",
-        )
-    if len(set(candidates)) > 1:
-        raise IdentificationError(RejectCode.BAD_CREDENTIAL,
-                                  f"conflicting passkeys in {credential!r}")
-    passkey = candidates[0]
+            f"no passkey in {credential!r}: expected /<passkey>/announce (exactly two path "
+            "segments, no trailing slash) or a passkey=<passkey> query parameter")
+    users = {_decode_passkey(k) for k in candidates}
+    if len(users) > 1:
+        raise IdentificationError(
+            RejectCode.BAD_CREDENTIAL,
+            f"conflicting passkeys in {credential!r}: the path and the query differ")
+    return users.pop()
+
+
+def _decode_passkey(passkey: str) -> UserId:
     if len(passkey) != PASSKEY_HEX_LEN:
         raise IdentificationError(
             RejectCode.BAD_CREDENTIAL,

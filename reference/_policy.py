@@ -89,6 +89,24 @@ class StopUndelivered(enum.StrEnum):
     RETURN = "return"
 
 
+class ExpiryPanic(enum.StrEnum):
+    """R7.3: what happens where the seed's expiry loop panics (defect 1)."""
+
+    ABORT = "abort"
+    """The seed: the purge stops where Go panics and leaves what Go leaves."""
+    COMPLETE = "complete"
+    """Every stale entry is purged; the panic is only reported."""
+
+
+class StopEntries(enum.StrEnum):
+    """R8.3: whether the stored baselines outlive ``stop``."""
+
+    FORGET = "forget"
+    """The seed: ``Stop`` replaces every shard with an empty one."""
+    KEEP = "keep"
+    """Baselines stay, so a snapshot taken after stop still holds them."""
+
+
 class CounterLimit(enum.StrEnum):
     """R9.2: counters above 2**63-1."""
 
@@ -119,6 +137,8 @@ class Policy:
     handler_failure: HandlerFailure
     stop_undelivered: StopUndelivered
     counter_limit: CounterLimit
+    expiry_panic: ExpiryPanic
+    stop_entries: StopEntries
 
 
 SEED = Policy(
@@ -137,6 +157,8 @@ SEED = Policy(
     handler_failure=HandlerFailure.FAIL_ANNOUNCE,
     stop_undelivered=StopUndelivered.DROP,
     counter_limit=CounterLimit.WRAP,
+    expiry_panic=ExpiryPanic.ABORT,
+    stop_entries=StopEntries.FORGET,
 )
 """The Go middleware's behaviour."""
 
@@ -156,6 +178,8 @@ RECOMMENDED = Policy(
     handler_failure=HandlerFailure.ANNOUNCE_UNAFFECTED,
     stop_undelivered=StopUndelivered.RETURN,
     counter_limit=CounterLimit.REJECT,
+    expiry_panic=ExpiryPanic.COMPLETE,
+    stop_entries=StopEntries.KEEP,
 )
 """What a correct private tracker does; the default."""
 

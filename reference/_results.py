@@ -17,6 +17,9 @@ class TrackerState(enum.StrEnum):
     OPEN = "open"
     STOPPING = "stopping"
     CLOSED = "closed"
+    CRASHED = "crashed"
+    """The seed's process died in GC (R7.3, ``expiry_panic = abort``); every
+    later call raises :class:`Unmodelled`."""
 
 
 class AnnounceResult(NamedTuple):
@@ -58,6 +61,11 @@ class GcResult(NamedTuple):
     """Batch ids sealed by the flush-on-GC trigger (R6.2)."""
     seed_would_panic: bool
     """The Go middleware's expiry loop would have crashed the process (R7.3)."""
+    order_dependent: bool = False
+    """Under ``expiry_panic = abort``: what the seed removed before it panicked
+    depends on Go's random map order (another user of the panicking shard had
+    stale entries), so ``removed_entries`` and ``removed_users`` are one of
+    several possible answers."""
 
 
 class CloseReport(NamedTuple):

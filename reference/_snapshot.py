@@ -5,7 +5,7 @@ The document is JSON (see :mod:`._codec` for value encodings)::
     {"format": "privtrak-snapshot", "version": 2, "config": {...},
      "state": "open", "now": 0, "next_gc_at": 180, "next_batch_id": 1,
      "sealed_count": 0,
-     "users": [{"user": hex, "shard": n,
+     "users": [{"user": hex, "shard": n, "cap": n,
                 "entries": [{"key": hex, "up": "dec", "down": "dec",
                              "last_seen": t, "completed": false}]}],
      "buffers": [{"shard": n, "first_record_at": t, "records": [...]}],
@@ -14,6 +14,14 @@ The document is JSON (see :mod:`._codec` for value encodings)::
      "in_flight": [...same shape...],
      "ledger": {"credited_up": "dec", ...}, "attributed": {"baseline": ["dec", "dec"], ...},
      "counts": {"announces": n, ...}}
+
+``cap`` is the capacity the seed's Go slice of the user's entries would have
+(R7.3, ``expiry_panic = abort``); a document without it restores the
+capacity a list that never shrank has (``_go_slices.capacity_for``). Only
+``abort`` tracks it: under ``complete`` the value is read and checked but
+not kept, and a snapshot lists that never-shrank capacity. A tracker whose state the
+reference no longer models (after a seed panic under ``abort``) cannot be
+snapshotted: :class:`Unmodelled`.
 
 Users and entries are listed in the tracker's internal order, so a restored
 tracker visits them in the same order and produces the very same batches as
@@ -34,6 +42,7 @@ from typing import Any
 from ._batching import Pending
 from ._codec import JsonObject, Reader, config_to_mapping, encode_batch, encode_record
 from ._entries import UserEntries, pack, unpack
+from ._errors import Unmodelled
 from ._identify import UserIdentifier
 from ._results import TrackerState
 from ._tracker import _LEDGER_FIELDS, ATTRIBUTED_CAUSES, Tracker
@@ -48,6 +57,9 @@ def take_snapshot(tracker: Tracker) -> JsonObject:
     """The complete state of ``tracker`` as a JSON-ready document."""
     t = tracker
     b = t._batcher
+    if t._state is TrackerState.CRASHED or t._corrupted:
+        raise Unmodelled("the seed's state after an expiry panic is not modelled (R7.3); "
+                         "it cannot be snapshotted")
 
     def pending(p: Pending) -> JsonObject:
         return {"batch": encode_batch(p.batch), "attempts": p.attempts,
@@ -63,7 +75,7 @@ def take_snapshot(tracker: Tracker) -> JsonObject:
         "next_batch_id": b.next_batch_id,
         "sealed_count": b.sealed_count,
         "users": [
-            {"user": uid.hex(), "shard": u.shard,
+            {"user": uid.hex(), "shard": u.shard, "cap": t._cap_of(uid, u),
              "entries": [_encode_entry(info_hash, peer, packed)
                          for info_hash, peer, packed in t._layout.items(u)]}
             for uid, u in t._users.items()
@@ -117,6 +129,8 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
         t._state = TrackerState(rd.get(root, "state", "$"))
     except ValueError:
         raise rd.fail("$.state", "must be open, stopping or closed") from None
+    if t._state is TrackerState.CRASHED:
+        raise rd.fail("$.state", "must be open, stopping or closed")
     t._next_gc_at = rd.int_(rd.get(root, "next_gc_at", "$"), "$.next_gc_at")
     b = t._batcher
     b.next_batch_id = rd.int_(rd.get(root, "next_batch_id", "$"), "$.next_batch_id")
@@ -151,6 +165,13 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
             layout.put(user, info_hash, peer, pack(
                 up, down, last_seen, rd.bool_(rd.get(e_doc, "completed", ep), f"{ep}.completed")))
         user.oldest = min((unpack(e)[2] for _, _, e in layout.items(user)), default=now)
+        if "cap" in u_doc:
+            cap = rd.int_(u_doc["cap"], f"{path}.cap")
+            held = layout.count(user)
+            if cap < held:
+                raise rd.fail(f"{path}.cap", f"must hold the {held} entries")
+            if t._abort_on_panic:
+                t._set_cap(uid, user, cap)
         t._users[uid] = user
         t._entry_count += layout.count(user)
     for i, raw in enumerate(rd.lst(rd.get(root, "buffers", "$"), "$.buffers")):

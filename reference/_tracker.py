@@ -47,6 +47,7 @@ Reading buffers: :meth:`Tracker.buffered_records` with no argument (or
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 from ._batching import Batcher
 from ._config import Config
@@ -63,17 +64,20 @@ from ._entries import (
     UserEntries,
     unpack,
 )
-from ._errors import UsageError
+from ._errors import Unmodelled, UsageError
+from ._go_slices import Change, after_announce_panic, after_gc_panic, capacity_for, grown_capacity
 from ._identify import IdentificationError, PasskeyIdentifier, UserIdentifier
 from ._policy import (
     BaselineKey,
     CounterDecrease,
     CounterLimit,
+    ExpiryPanic,
     FailedBatch,
     FlushPath,
     HandlerFailure,
     StaleOnAnnounce,
     StartedOnKnown,
+    StopEntries,
     StoppedUnknown,
     StopUndelivered,
 )
@@ -88,6 +92,7 @@ from ._results import (
 )
 from ._shard import shard_of
 from ._types import (
+    INFO_HASH_LEN,
     INT64_MAX,
     AnnounceRequest,
     Batch,
@@ -154,6 +159,15 @@ class Tracker:
         # hashing an enum member costs a Python-level call on every announce.
         self._outcome_counts = [0] * len(_OUTCOMES)
         self._record_counts = [0] * len(_KINDS)
+        # Users whose stored list an announce-path panic corrupted (R7.3
+        # ``abort``): the seed's list, duplicates included, as Go holds it.
+        self._corrupted: dict[UserId, tuple[tuple[bytes, int], ...]] = {}
+        # The capacity the seed's Go slice of a user's entries would have
+        # (R7.3 ``abort`` needs it to tell what a panic leaves behind), kept
+        # only for users where it differs from ``capacity_for(entry count)``:
+        # a list that only ever grew has exactly that capacity, so the common
+        # user costs nothing. Empty unless ``expiry_panic = abort``.
+        self._caps: dict[UserId, int] = {}
         self._configure_hot_path()
 
     def _configure_hot_path(self) -> None:
@@ -174,6 +188,7 @@ class Tracker:
         self._event_records = pol.event_records
         self._purge_on_announce = pol.purge_on_announce
         self._purge_records = pol.purge_records
+        self._abort_on_panic = pol.expiry_panic is ExpiryPanic.ABORT
         self._batch_size = cfg.batch_size
         self._lifetime = cfg.peer_lifetime
         self._max_pending = cfg.max_pending
@@ -207,9 +222,9 @@ class Tracker:
 
     def entries(self) -> list[EntryView]:
         """Every stored baseline, sorted by (user, infohash, peer id)."""
-        items = self._layout.items
         views = [EntryView(uid, info_hash, peer, *unpack(packed))
-                 for uid, u in self._users.items() for info_hash, peer, packed in items(u)]
+                 for uid, u in self._users.items()
+                 for info_hash, peer, packed in self._stored_items(uid, u)]
         views.sort(key=lambda v: (v.user, v.info_hash, v.peer_id or b""))
         return views
 
@@ -318,19 +333,28 @@ class Tracker:
         Raises :class:`UsageError` only for a decreasing ``now``; every
         refusal is a result with ``outcome == REJECTED``.
         """
-        if now != self._now or type(now) is not int:
-            self._now = _check_time(now, self._now)
+        previous = self._now
+        if now != previous or type(now) is not int:
+            self._now = _check_time(now, previous)
         if now != self._bits_now:
             self._bits_now = now
             self._now_bits = now << SEEN_SHIFT
             # entry >> shift < now - lifetime  <=>  entry < (now - lifetime) << shift
             self._expire_below = (now - self._lifetime) << SEEN_SHIFT
         if self._state is not _OPEN:
+            if self._state is TrackerState.CRASHED:
+                self._now = previous
+                self._check_alive()
             return self._reject(RejectCode.CLOSING, "the tracker is stopping")
         try:
             user = self._identifier.identify(request)
         except IdentificationError as exc:
             return self._reject(exc.code, str(exc))
+        if self._corrupted and user in self._corrupted:
+            self._now = previous
+            raise Unmodelled(f"user {user.hex()}: the seed's expiry panic corrupted this "
+                             "user's stored list; what Go does with it next is not modelled "
+                             "(R7.3)")
         up = request.uploaded
         down = request.downloaded
         if self._reject_big and (up > INT64_MAX or down > INT64_MAX):
@@ -416,6 +440,17 @@ class Tracker:
                                 f"DeltaHandler (max_pending={self._max_pending}); retry later")
 
         # -- from here on the announce is accepted and state changes --
+        # R7.1: a purge is due if the user may hold a stale entry. Nothing
+        # below lowers ``oldest`` and a new user's is ``now``, so this is
+        # decided before the state changes.
+        purge_due = (self._purge_on_announce and ustate is not None
+                     and ustate.oldest < now - self._lifetime)
+        # R7.3 ``abort``: keep the stored list if this announce's purge may panic.
+        before: dict[bytes, int] | None = None
+        before_cap = 0
+        if purge_due and self._abort_on_panic:
+            assert ustate is not None
+            before, before_cap = self._layout.flat(ustate), self._cap_of(user, ustate)
         if ustate is None:
             ustate = UserEntries(self._shard_numbers[shard_of(user, self._config.shard_count)],
                                  now, request.peer_id if self._key_by_peer else None)
@@ -423,8 +458,11 @@ class Tracker:
                 self._users[user] = ustate
         shard = ustate.shard
         if expired:
+            cap = self._cap_of(user, ustate) if self._abort_on_panic else 0
             self._drop_entry(user, ustate, info_hash,
                              request.peer_id if self._key_by_peer else None, now)
+            if self._abort_on_panic:
+                self._set_cap(user, ustate, cap)
             slot = ustate.entries.get(info_hash)
         entries = ustate.entries
         # EntryLayout.remove and .put, inlined for a plain int slot.
@@ -432,11 +470,14 @@ class Tracker:
             pass
         elif event is _STOPPED and outcome is not _O_BASELINE and (
                 outcome is not _O_EXPIRED):
+            cap = self._cap_of(user, ustate) if self._abort_on_panic else 0
             if type(slot) is int:
                 del entries[info_hash]
             else:
                 self._layout.remove(ustate, info_hash, request.peer_id)
             self._entry_count -= 1
+            if self._abort_on_panic:
+                self._set_cap(user, ustate, cap)  # removing in place keeps the array
         elif entry is None:
             packed = (self._now_bits | (COMPLETED_BIT if event is _COMPLETED else 0)
                       | (down << DOWN_SHIFT) | up)
@@ -446,6 +487,8 @@ class Tracker:
                 self._layout.put(ustate, self._intern(info_hash),
                                  request.peer_id if self._key_by_peer else None, packed)
             self._entry_count += 1
+            if self._caps and user in self._caps:  # else the capacity follows the count
+                self._grow_cap(user, ustate)
         else:
             packed = (self._now_bits | (entry & COMPLETED_BIT)
                       | (COMPLETED_BIT if event is _COMPLETED else 0) | (down << DOWN_SHIFT) | up)
@@ -475,11 +518,21 @@ class Tracker:
         else:
             buffered = len(batcher.buffer_of(shard))
         panic = False
-        if self._purge_on_announce and ustate.oldest < now - self._lifetime:
+        if purge_due:
+            if before is not None and self._announce_panic(
+                    user, ustate, before, before_cap, cutoff=now - self._lifetime,
+                    key=info_hash + request.peer_id if self._key_by_peer else info_hash):
+                # Go panicked inside the purge: the record is buffered, the
+                # write-back and the batch-size check never ran (R7.3).
+                return _new_tuple(AnnounceResult, (
+                    outcome, user, record, credited_up, credited_down, cause, att_up,
+                    att_down, None, None, "", True))
             panic = self._purge_user(user, ustate, now - self._lifetime, now)
             buffered = len(batcher.buffer_of(shard))
         if not entries and user in self._users:
             del self._users[user]
+            if self._caps:
+                self._caps.pop(user, None)
         flush: Batch | None = None
         if buffered >= self._batch_size:
             flush = self._seal_full(shard, now)
@@ -521,6 +574,70 @@ class Tracker:
             if buffered >= self._batch_size and not self._on_path:
                 self._batcher.seal(ustate.shard, now)
 
+    def _announce_panic(self, user: UserId, ustate: UserEntries, before: dict[bytes, int],
+                        before_cap: int, *, key: bytes, cutoff: int) -> bool:
+        """R7.3 ``abort`` on the announce path: if the seed's loop panics here,
+        leave the user's list as Go leaves it, mark the user corrupted and
+        return True; otherwise change nothing and return False.
+
+        ``before`` is the user's flat list (:meth:`EntryLayout.flat`) before
+        the announce changed it, ``before_cap`` its Go slice capacity."""
+        entries = self._layout.flat(ustate)
+        stale = sorted(k for k, e in entries.items() if e >> SEEN_SHIFT < cutoff)
+        if not stale or stale[0] == max(entries):
+            return False
+        was, now_in = key in before, key in entries
+        change = (Change.UPDATE if was and now_in else Change.REMOVE if was
+                  else Change.INSERT if now_in else None)
+        old_list = sorted(before.items())
+        if change is None:
+            view = after_gc_panic(old_list, set(stale))
+        else:
+            view = after_announce_panic(old_list, before_cap, change, key,
+                                        entries.get(key, 0), stale=set(stale))
+        self._entry_count += len(view) - len(entries)
+        self._layout.replace(ustate, view, self._intern)
+        self._set_cap(user, ustate, before_cap)  # the map kept the old slice header
+        self._corrupted[user] = tuple(view)
+        self._counts["seed_panics"] += 1
+        return True
+
+    def _check_alive(self) -> None:
+        if self._state is TrackerState.CRASHED:
+            raise Unmodelled("the seed's process died in a GC panic (R7.3 abort); nothing "
+                             "after it is modelled")
+
+    def _stored_items(self, user: UserId, ustate: UserEntries
+                      ) -> Iterator[tuple[InfoHash, PeerId | None, int]]:
+        """The user's baselines as :meth:`EntryLayout.items` lists them, or,
+        for a user an expiry panic corrupted, the seed's list, duplicates included."""
+        corrupted = self._corrupted.get(user)
+        if corrupted is None:
+            return self._layout.items(ustate)
+        by_peer = self._key_by_peer
+        return ((InfoHash(key[:INFO_HASH_LEN]), PeerId(key[INFO_HASH_LEN:]) if by_peer else None,
+                 packed) for key, packed in corrupted)
+
+    def _entry_total(self, ustate: UserEntries) -> int:
+        return self._layout.count(ustate) if self._key_by_peer else len(ustate.entries)
+
+    def _cap_of(self, user: UserId, ustate: UserEntries) -> int:
+        """The Go slice capacity of ``user``'s list (see ``_caps``)."""
+        return self._caps.get(user) or capacity_for(self._entry_total(ustate))
+
+    def _set_cap(self, user: UserId, ustate: UserEntries, cap: int) -> None:
+        if cap == capacity_for(self._entry_total(ustate)):
+            self._caps.pop(user, None)
+        else:
+            self._caps[user] = cap
+
+    def _grow_cap(self, user: UserId, ustate: UserEntries) -> None:
+        """An entry was appended to a list whose capacity is in ``_caps``."""
+        cap = self._caps[user]
+        if self._entry_total(ustate) > cap:
+            cap = grown_capacity(cap)
+        self._set_cap(user, ustate, cap)
+
     def _purge_user(self, user: UserId, ustate: UserEntries, cutoff: int, now: int) -> bool:
         """Drop ``user``'s entries last seen before ``cutoff`` (R7.1).
 
@@ -531,6 +648,7 @@ class Tracker:
         """
         shift = SEEN_SHIFT
         held = list(self._layout.items(ustate))
+        cap = self._cap_of(user, ustate) if self._abort_on_panic else 0
         # Sorted as the seed's keys (infohash, then peer id) sort.
         stale = sorted((info_hash, peer or b"", peer) for info_hash, peer, packed in held
                        if packed >> shift < cutoff)
@@ -544,6 +662,8 @@ class Tracker:
                 self._counts["purges_deferred"] += 1
                 continue
             self._drop_entry(user, ustate, info_hash, peer, now)
+        if self._abort_on_panic:
+            self._set_cap(user, ustate, cap)  # removing in place keeps the array
         ustate.oldest = min((packed >> shift for _, _, packed in self._layout.items(ustate)),
                             default=now)
         return panic
@@ -557,8 +677,13 @@ class Tracker:
         due ``gc_interval`` later.
         """
         _check_time(now, self._now)
+        self._check_alive()
         if self._state is TrackerState.CLOSED:
             raise UsageError("collect_garbage() after close()")
+        if self._corrupted:
+            raise Unmodelled(f"users {sorted(u.hex() for u in self._corrupted)} hold lists an "
+                             "announce-path panic corrupted; GC over them is not modelled "
+                             "(R7.3)")
         self._now = now
         cutoff = now - self._lifetime
         scanned = self._entry_count
@@ -568,11 +693,29 @@ class Tracker:
         # ``oldest`` is a lower bound of each user's last_seen, so users at or
         # above the cutoff hold nothing stale and are not visited at all.
         candidates = sorted(u for u, state in self._users.items() if state.oldest < cutoff)
+        stale_users: dict[UserId, int] = {}  # user -> shard, for R7.3 abort
+        if self._abort_on_panic:
+            # The seed walks shards in order (users in map order inside one).
+            candidates.sort(key=lambda u: self._users[u].shard)
+            stale_users = {u: self._users[u].shard for u in candidates if any(
+                e >> SEEN_SHIFT < cutoff for _, _, e in self._layout.items(self._users[u]))}
         for user in candidates:
             ustate = self._users[user]
+            if self._abort_on_panic and self._gc_panic(user, ustate, candidates, cutoff):
+                self._counts["gc_runs"] += 1
+                self._counts["gc_scanned"] += scanned
+                # Other users of this shard with stale entries could have come
+                # before or after the panicking one in Go's map order.
+                others = any(u != user and s == ustate.shard for u, s in stale_users.items())
+                return GcResult(scanned, before_entries - self._entry_count,
+                                before_users - len(self._users),
+                                self._counts["purges_deferred"] - deferred_before, (), True,
+                                others)
             panic |= self._purge_user(user, ustate, cutoff, now)
             if not ustate.entries:
                 del self._users[user]
+                if self._caps:
+                    self._caps.pop(user, None)
         self._info_hashes.compact(self._users.values())
         sealed: list[int] = []
         if self._config.policy.flush_on_gc:
@@ -583,6 +726,23 @@ class Tracker:
         return GcResult(scanned, before_entries - self._entry_count,
                         before_users - len(self._users),
                         self._counts["purges_deferred"] - deferred_before, tuple(sealed), panic)
+
+    def _gc_panic(self, user: UserId, ustate: UserEntries, candidates: list[UserId],
+                  cutoff: int) -> bool:
+        """R7.3 ``abort`` in GC: if the seed's loop panics on ``user``, leave its
+        list as Go leaves it (nothing removed, survivors shifted and repeated),
+        mark the process dead and return True."""
+        entries = self._layout.flat(ustate)
+        stale = sorted(k for k, e in entries.items() if e >> SEEN_SHIFT < cutoff)
+        if not stale or stale[0] == max(entries):
+            return False
+        view = after_gc_panic(sorted(entries.items()), set(stale))
+        self._corrupted[user] = tuple(view)
+        self._entry_count += len(view) - len(entries)
+        self._layout.replace(ustate, view, self._intern)
+        self._counts["seed_panics"] += 1
+        self._state = TrackerState.CRASHED
+        return True
 
     def _seal_all(self, now: int) -> list[int]:
         return self._batcher.seal_all(now)
@@ -597,6 +757,7 @@ class Tracker:
         its outcome once. Raises :class:`UsageError` after :meth:`close`.
         """
         _check_time(now, self._now)
+        self._check_alive()
         if self._state is TrackerState.CLOSED:
             raise UsageError("next_batch() after close()")
         self._now = now
@@ -611,6 +772,7 @@ class Tracker:
     def batch_succeeded(self, batch_id: int, now: int) -> None:
         """The handler persisted the batch: it leaves the tracker for good (R6.4)."""
         _check_time(now, self._now)
+        self._check_alive()
         pending = self._batcher.resolve(batch_id)
         self._now = now
         records = pending.batch.records
@@ -633,6 +795,7 @@ class Tracker:
         with ``handler_failed``.
         """
         _check_time(now, self._now)
+        self._check_alive()
         pending = self._batcher.resolve(batch_id)
         self._now = now
         self._counts["batches_failed"] += 1
@@ -665,7 +828,7 @@ class Tracker:
     def next_deadline(self) -> int | None:
         """The earliest time at which something becomes due: a GC, an age
         seal, or a batch whose backoff ends. ``None`` when nothing is due."""
-        if self._state is TrackerState.CLOSED:
+        if self._state in (TrackerState.CLOSED, TrackerState.CRASHED):
             return None
         candidates = [] if self._state is not TrackerState.OPEN else [self._next_gc_at]
         if self._config.max_batch_age is not None:
@@ -682,11 +845,18 @@ class Tracker:
         hand out every waiting batch, ignoring backoff. Deliver them, report
         each outcome, then call :meth:`close`."""
         _check_time(now, self._now)
+        self._check_alive()
         if self._state is not TrackerState.OPEN:
             raise UsageError(f"stop() called in state {self._state}")
         self._now = now
         self._state = TrackerState.STOPPING
         self._seal_all(now)
+        if self._config.policy.stop_entries is StopEntries.FORGET:
+            # R8.3 seed: Stop replaces every shard with an empty one.
+            self._users.clear()
+            self._corrupted.clear()
+            self._caps.clear()
+            self._entry_count = 0
         return tuple(self._batcher.take(bid).batch for bid in list(self._batcher.waiting))
 
     def close(self, now: int) -> CloseReport:
@@ -694,6 +864,7 @@ class Tracker:
         reported first. What is still undelivered is returned (policy
         ``return``) or dropped and counted (``drop``, the seed)."""
         _check_time(now, self._now)
+        self._check_alive()
         if self._state is not TrackerState.STOPPING:
             raise UsageError(f"close() called in state {self._state}; call stop() first")
         if self._batcher.in_flight:

@@ -240,6 +240,10 @@ def _parse_tracker(top: Section) -> Config:
         raw = {}
     if not isinstance(raw, Mapping):
         raise ScenarioError("tracker", raw, "must be a mapping of reference config keys")
+    # A simulated tracker keeps running: where the seed's expiry loop would
+    # panic (SPEC.md R7.3) it purges and goes on, unless the scenario says
+    # otherwise (and then a panic ends the run with Unmodelled).
+    raw = {"expiry_panic": "complete", **raw}
     try:
         return parse_config(raw)
     except ConfigError as exc:

@@ -22,8 +22,8 @@ def main() -> int:
     steps = [0]
 
     class Slow:
-        def __init__(self, config: Config, start: int) -> None:
-            self.inner = base(config, start)
+        def __init__(self, config: Config, start: int, allow_list: object = None) -> None:
+            self.inner = base(config, start, allow_list)  # type: ignore[arg-type]
 
         def apply(self, step: object) -> object:
             time.sleep(delay)

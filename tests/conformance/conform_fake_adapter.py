@@ -5,6 +5,7 @@ ok (nothing), hang (no reply to step 1), crash (exit 3 at step 1, after a
 line on stderr), garbage (a non-JSON line), wrong-index, bad-observation
 (an announce observation without "status"), error (an error reply),
 bad-hello (the handshake reply is wrong), old-protocol (hello says 99),
+protocol-1 (hello says 1: an adapter written for the previous version),
 flood (megabytes on stderr, then a correct reply), seed-only (declares only
 the seed preset and no gated feature), decline (answers every reset with
 unsupported).
@@ -17,7 +18,7 @@ import time
 from privtrak.conformance._adapter import ALL_FEATURES
 from privtrak.conformance._execute import Execution
 from privtrak.conformance._steps import Where, decode_step, encode_observation
-from privtrak.reference import parse_config
+from privtrak.reference import UserId, parse_config
 
 
 def main() -> int:
@@ -31,14 +32,18 @@ def main() -> int:
                 reply = {"type": "howdy"}
             else:
                 features = ["preset:seed"] if mode == "seed-only" else list(ALL_FEATURES)
-                reply = {"type": "hello", "protocol": 99 if mode == "old-protocol" else 1,
+                version = {"old-protocol": 99, "protocol-1": 1}.get(mode, 2)
+                reply = {"type": "hello", "protocol": version,
                          "implementation": f"fake-{mode}", "version": "0",
                          "features": features}
             print(json.dumps(reply), flush=True)
         elif kind == "reset" and mode == "decline":
             print(json.dumps({"type": "unsupported", "reason": "not today"}), flush=True)
         elif kind == "reset":
-            execution = Execution(parse_config(msg["config"]), msg["start"])
+            allow = msg["allow_list"]
+            execution = Execution(parse_config(msg["config"]), msg["start"],
+                                  None if allow is None else
+                                  frozenset(UserId(bytes.fromhex(u)) for u in allow))
             print(json.dumps({"type": "ready"}), flush=True)
         elif kind == "step":
             index = msg["index"]
@@ -58,7 +63,8 @@ def main() -> int:
                 elif mode == "bad-observation" and "status" in obs:
                     del obs["status"]
                 elif mode == "error":
-                    reply = {"type": "error", "index": index, "message": "cannot do that"}
+                    reply = {"type": "error", "index": index, "code": "crashed",
+                             "message": "cannot do that"}
                 elif mode == "flood":
                     for _ in range(20000):
                         print("x" * 100, file=sys.stderr)

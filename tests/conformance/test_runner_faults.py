@@ -66,7 +66,7 @@ def test_a_crashing_adapter_is_reported_with_its_stderr(
     ("garbage", "reply is not JSON"),
     ("wrong-index", "observation for step 7 while step 1 was asked"),
     ("bad-observation", "malformed announce observation"),
-    ("error", "the adapter reported an error: cannot do that"),
+    ("error", "the adapter reported an error (crashed): cannot do that"),
 ])
 def test_protocol_breaches_name_file_case_and_step(
         mode: str, message: str, vectors: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -87,7 +87,9 @@ def test_a_flood_on_stderr_does_not_block(
 
 @pytest.mark.parametrize(("mode", "message"), [
     ("bad-hello", "bad hello reply"),
-    ("old-protocol", "the adapter speaks protocol 99; this runner speaks 1"),
+    ("old-protocol", "the adapter speaks protocol 99; this runner speaks 2"),
+    ("protocol-1", "this runner speaks 2, which adds deferred batch outcomes (take and report "
+                   "steps)"),
 ])
 def test_a_failed_handshake_cannot_run(mode: str, message: str,
                                        vectors: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,7 +31,7 @@ def test_the_example_exchange_is_what_the_reference_adapter_answers() -> None:
     lines = example_lines()
     sent = [line[3:] for line in lines if line.startswith("->")]
     expected = [json.loads(line[3:]) for line in lines if line.startswith("<-")]
-    assert sent[0] == '{"type":"hello","protocol":1}' and json.loads(sent[-1]) == {"type": "bye"}
+    assert sent[0] == '{"type":"hello","protocol":2}' and json.loads(sent[-1]) == {"type": "bye"}
     proc = subprocess.run([sys.executable, "-m", "privtrak", "adapter"],
                           input="\n".join(sent) + "\n", capture_output=True, text=True,
                           timeout=60, check=True)
@@ -43,7 +43,7 @@ def test_every_example_message_matches_the_protocol_schema() -> None:
     for line in example_lines():
         message = json.loads(line[3:])
         assert validator.is_valid(message), line
-    assert not validator.is_valid({"type": "hello", "protocol": 2})
+    assert not validator.is_valid({"type": "hello", "protocol": 1})
 
 
 def test_every_op_and_feature_is_documented() -> None:

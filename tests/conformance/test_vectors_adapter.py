@@ -19,7 +19,7 @@ from privtrak.conformance._execute import Execution
 from privtrak.conformance._steps import Step, encode_observation, encode_step
 from privtrak.conformance._vectors import Case, load_strict, packaged_vector_dir
 from privtrak.conformance.cli import vectors
-from privtrak.reference import Config, config_to_mapping
+from privtrak.reference import Config, UserId, config_to_mapping
 
 
 def case_messages(case: Case) -> list[dict[str, Any]]:
@@ -60,7 +60,7 @@ def check_replies(case: Case, replies: list[dict[str, Any]]) -> None:
 
 def test_in_process_conversation_matches_vectors() -> None:
     cases = some_cases()
-    lines = [json.dumps({"type": "hello", "protocol": 1})]
+    lines = [json.dumps({"type": "hello", "protocol": 2})]
     for case in cases:
         lines += [json.dumps(m) for m in case_messages(case)]
     lines.append(json.dumps({"type": "bye"}))
@@ -68,7 +68,7 @@ def test_in_process_conversation_matches_vectors() -> None:
     replies, err, status = converse(lines)
     assert status == 0 and err == ""
     hello = replies.pop(0)
-    assert hello["type"] == "hello" and hello["protocol"] == 1
+    assert hello["type"] == "hello" and hello["protocol"] == 2
     assert set(hello["features"]) == set(ALL_FEATURES)
     for case in cases:
         n = len(case.steps) + 1
@@ -128,16 +128,37 @@ def test_a_crashing_implementation_is_reported_per_step() -> None:
     assert "Traceback" in err
 
 
-def factory_seen(config: Config, start: int) -> Execution:
+def factory_seen(config: Config, start: int,
+                 allow_list: frozenset[UserId] | None = None) -> Execution:
     assert config.batch_size == 7 and start == 42
-    return Execution(config, start)
+    assert allow_list == frozenset({UserId(bytes(16))})
+    return Execution(config, start, allow_list)
 
 
 def test_factory_gets_the_parsed_config_and_start() -> None:
     replies, _, _ = converse([json.dumps({
         "type": "reset", "case": "c", "preset": "seed",
-        "config": {"preset": "seed", "batch_size": 7}, "start": 42})], factory_seen)
+        "config": {"preset": "seed", "batch_size": 7}, "allow_list": ["00" * 16],
+        "config_yaml": "preset: seed\nbatch_size: 7\n", "start": 42})], factory_seen)
     assert replies == [{"type": "ready"}]
+
+
+def test_reset_with_a_yaml_config_that_disagrees_is_declined() -> None:
+    """config_yaml (the seed's YAML form, Go durations) must say what config says."""
+    ok, _, _ = converse([json.dumps({
+        "type": "reset", "case": "c", "preset": "seed", "config": {"preset": "seed",
+        "gc_interval": 90}, "config_yaml": "preset: seed\ngc_interval: 1m30s\n",
+        "allow_list": None, "start": 0})])
+    assert ok == [{"type": "ready"}]
+    bad, _, _ = converse([json.dumps({
+        "type": "reset", "case": "c", "preset": "seed", "config": {"preset": "seed",
+        "gc_interval": 90}, "config_yaml": "preset: seed\ngc_interval: 90ms\n",
+        "allow_list": None, "start": 0})])
+    assert bad[0]["type"] == "unsupported" and "gc_interval" in bad[0]["reason"]
+    unknown, _, _ = converse([json.dumps({
+        "type": "reset", "case": "c", "preset": "seed",
+        "config": {"preset": "seed", "flux": 1}, "allow_list": None, "start": 0})])
+    assert unknown[0]["type"] == "unsupported" and "flux" in unknown[0]["reason"]
 
 
 def run_subprocess(args: list[str], stdin: str) -> subprocess.CompletedProcess[str]:

@@ -56,9 +56,9 @@ def test_wrong_format_and_version(tmp_path: Path) -> None:
     doc["format"] = "something-else"
     assert only_error(tmp_path, doc).field == "format"
     doc = small_doc()
-    doc["version"] = 2
+    doc["version"] = 1
     err = only_error(tmp_path, doc)
-    assert err.field == "version" and "unsupported version 2" in str(err)
+    assert err.field == "version" and "unsupported version 1" in str(err)
 
 
 def test_schema_error_in_a_step_names_case_step_and_field(tmp_path: Path) -> None:
@@ -185,7 +185,8 @@ def test_decode_observation_errors_name_the_field() -> None:
     assert info.value.field == "expect.deliveries"
     with pytest.raises(VectorError) as info:
         decode_observation("state", {"users": 0, "entries": [], "pending_records": 0,
-                                     "ledger": {"credited_up": "0"}}, where)
+                                     "ledger": {"credited_up": "0"}, "next_deadline": None},
+                           where)
     assert info.value.field.startswith("expect.ledger.")
     assert str(info.value).startswith("case 'c': step 0: expect.ledger.")
 

@@ -462,6 +462,8 @@ class NaiveModel:
         self.now = now
         self.state = TrackerState.STOPPING
         self.seal_every_buffer(now)
+        if self.config.policy.stop_entries.value == "forget":
+            self.stored.clear()  # R8.3 seed: Stop replaces every shard
         handed: list[Batch] = []
         for sb in self.waiting_in_id_order():
             sb.in_flight = True

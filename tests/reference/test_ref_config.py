@@ -36,6 +36,8 @@ POLICY_ALTERNATIVES: dict[str, tuple[object, object]] = {
     "handler_failure": ("fail_announce", "announce_unaffected"),
     "stop_undelivered": ("drop", "return"),
     "counter_limit": ("wrap", "reject"),
+    "expiry_panic": ("abort", "complete"),
+    "stop_entries": ("forget", "keep"),
 }
 
 
@@ -223,7 +225,7 @@ def test_round_trip_of_a_mapping_is_literal() -> None:
         "batch_scope": "shard", "flush_path": "announce", "flush_on_gc": False,
         "failed_batch": "merge",
         "handler_failure": "fail_announce", "stop_undelivered": "drop",
-        "counter_limit": "wrap"}
+        "counter_limit": "wrap", "expiry_panic": "abort", "stop_entries": "forget"}
 
 
 _UNITS = {"ns": Fraction(1, 10**9), "us": Fraction(1, 10**6), "ms": Fraction(1, 1000),

@@ -170,3 +170,26 @@ def test_a_second_client_of_a_user_survives_snapshots_whatever_its_home_peer() -
         stop = tracker.announce(req(torrent=3, peer=2, up=31, event=Event.STOPPED), now=2)
         assert stop.credited_up == 1
     assert back.entries() == t.entries() and state_doc(back) == state_doc(t)
+
+
+def test_flat_lists_the_seed_keys_and_replace_writes_them_back() -> None:
+    """The flat view keys by infohash + peer id (infohash alone without peer keying);
+    replace rebuilds the layout from such pairs, a repeated key keeping its last value,
+    infohashes interned and the home peer unchanged."""
+    user = UserEntries(0, 0, pid(1))
+    PEER_KEYED.put(user, ih(1), pid(1), pack(1, 0, 0, False))
+    PEER_KEYED.put(user, ih(2), pid(2), pack(2, 0, 0, False))
+    PEER_KEYED.put(user, ih(2), pid(1), pack(3, 0, 0, True))
+    flat = PEER_KEYED.flat(user)
+    assert flat == {ih(1) + pid(1): pack(1, 0, 0, False), ih(2) + pid(2): pack(2, 0, 0, False),
+                    ih(2) + pid(1): pack(3, 0, 0, True)}
+    table = InfoHashTable()
+    canonical = table.intern(InfoHash(bytes(ih(3))))
+    PEER_KEYED.replace(user, [(ih(3) + pid(2), 7), (ih(1) + pid(1), 8), (ih(3) + pid(2), 9)],
+                       table.intern)
+    assert list(PEER_KEYED.items(user)) == [(ih(3), pid(2), 9), (ih(1), pid(1), 8)]
+    assert next(iter(user.entries)) is canonical and user.peer == pid(1)
+    assert user.entries[ih(3)] & FOLDED_BIT  # not the home peer: folded
+    plain = UserEntries(0, 0)
+    TORRENT_KEYED.put(plain, ih(1), None, 5)
+    assert TORRENT_KEYED.flat(plain) == {ih(1): 5}

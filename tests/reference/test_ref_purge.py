@@ -18,7 +18,7 @@ from privtrak.reference import (
 @pytest.mark.parametrize("preset", ["seed", "recommended"])
 def test_gc_removes_exactly_the_entries_older_than_the_lifetime(preset: str) -> None:
     """R7: last_seen < now - peer_lifetime goes; exactly peer_lifetime old stays."""
-    t = make(preset, peer_lifetime="100s", gc_interval="30s")
+    t = make(preset, peer_lifetime="100s", gc_interval="30s", expiry_panic="complete")
     t.announce(req(user=1, torrent=1), now=0)
     t.announce(req(user=1, torrent=2), now=50)
     t.announce(req(user=2, torrent=1), now=60)
@@ -54,7 +54,7 @@ def test_gc_after_close_is_a_usage_error_but_allowed_while_stopping() -> None:
 
 def test_seed_purges_the_users_stale_entries_on_announce() -> None:
     """R7.1: purge_on_announce removes the announcing user's other stale entries."""
-    t = make("seed")
+    t = make("seed", expiry_panic="complete")
     t.announce(req(torrent=1), now=0)
     t.announce(req(torrent=2), now=0)
     t.announce(req(user=2, torrent=1), now=0)
@@ -161,7 +161,7 @@ def test_crash_key_order_includes_the_peer_id() -> None:
 
 def test_seed_crash_on_the_announce_path() -> None:
     """R7.3: under purge_on_announce the announce result reports the panic."""
-    t = make("seed")
+    t = make("seed", expiry_panic="complete")
     t.announce(req(torrent=1), now=0)
     t.announce(req(torrent=2), now=0)
     r = t.announce(req(torrent=2, up=5), now=1801)

@@ -7,6 +7,7 @@ known gap (SPEC.md G1): the test pins today's behaviour under both presets.
 
 from __future__ import annotations
 
+import pytest
 from ref_helpers import cred, ih, make, pid, req, uid
 
 from privtrak.reference import (
@@ -16,6 +17,9 @@ from privtrak.reference import (
     Event,
     Outcome,
     RejectCode,
+    Tracker,
+    TrackerState,
+    Unmodelled,
     restore,
     snapshot,
 )
@@ -23,9 +27,9 @@ from privtrak.reference import (
 
 def test_defect_1_expiry_crash_in_gc() -> None:
     """R7.3 (defect 1): an expired entry that is not the user's last: the seed would
-    crash; both presets report it and purge exactly the expired entries."""
+    crash; under ``complete`` the purge goes on and removes exactly the expired entries."""
     for preset in ("seed", "recommended"):
-        t = make(preset, peer_lifetime=600)
+        t = make(preset, peer_lifetime=600, expiry_panic="complete")
         t.announce(req(torrent=1), now=0)        # goes stale
         t.announce(req(torrent=3), now=0)        # goes stale, not last either
         t.announce(req(torrent=7), now=500)      # active, last in key order
@@ -35,6 +39,42 @@ def test_defect_1_expiry_crash_in_gc() -> None:
         assert [e.info_hash for e in t.entries()] == [ih(7)]
         e = t.entries()[0]
         assert (e.user, e.last_seen) == (uid(1), 500)
+
+
+def test_defect_1_gc_panic_under_abort_leaves_what_go_leaves() -> None:
+    """R7.3 abort (defect 1, seed): GC shifts a copy of the slice and panics before the
+    write-back: nothing is removed, the survivor shows twice, and the process is dead."""
+    t = make("seed", peer_lifetime=600)
+    t.announce(req(torrent=1), now=0)        # stale
+    t.announce(req(torrent=3), now=0)        # stale
+    t.announce(req(torrent=7), now=500)      # fresh, last
+    gc = t.collect_garbage(now=601)
+    assert (gc.seed_would_panic, gc.removed_entries, gc.removed_users) == (True, 0, 0)
+    assert gc.order_dependent is False
+    # i=0 removes torrent 1 ([3, 7, 7]), i=1 skips past 3 and reads 7, i=2 is out of range.
+    assert [e.info_hash for e in t.entries()] == [ih(3), ih(7), ih(7)]
+    assert t.state is TrackerState.CRASHED and t.next_deadline() is None
+    for call in (lambda: t.announce(req(user=2), now=602), lambda: t.collect_garbage(602),
+                 lambda: t.next_batch(602), lambda: t.stop(602), lambda: snapshot(t)):
+        with pytest.raises(Unmodelled):
+            call()
+    assert t.now == 601
+
+
+def test_defect_1_gc_panic_order_dependence_is_reported() -> None:
+    """R7.3 abort: another user of the panicking shard with stale entries makes what the
+    seed removed depend on Go's map order; the result says so."""
+    t = make("seed", peer_lifetime=600, shard_count=1)
+    t.announce(req(user=1, torrent=1), now=0)
+    t.announce(req(user=2, torrent=1), now=0)
+    t.announce(req(user=1, torrent=7), now=500)
+    gc = t.collect_garbage(now=601)
+    assert (gc.seed_would_panic, gc.order_dependent) == (True, True)
+    alone = make("seed", peer_lifetime=600, shard_count=1)
+    alone.announce(req(user=1, torrent=1), now=0)
+    alone.announce(req(user=1, torrent=7), now=500)
+    alone.announce(req(user=2, torrent=1), now=500)
+    assert alone.collect_garbage(now=601).order_dependent is False
 
 
 def test_defect_1_expired_entry_that_is_last_does_not_crash() -> None:
@@ -48,21 +88,74 @@ def test_defect_1_expired_entry_that_is_last_does_not_crash() -> None:
 
 
 def test_defect_1_expiry_crash_on_the_announce_path() -> None:
-    """R7.1, R7.3 (defect 1): the seed purges on announce and would crash there; the
-    recommended preset does not purge on announce, so nothing can crash there."""
-    seed = make("seed")
+    """R7.1, R7.3 (defect 1): the seed purges on announce and panics there. The delta is
+    buffered, the batch-size check never runs, and the map keeps the old slice header over
+    an array the loop shifted: the survivor shows twice. The recommended preset does not
+    purge on announce, so nothing can crash there."""
+    seed = make("seed", batch_size=1)
     seed.announce(req(torrent=1), now=0)
-    seed.announce(req(torrent=2), now=0)
+    seed.announce(req(torrent=2), now=0)     # slice [1, 2], capacity 2
     r = seed.announce(req(torrent=2, up=10), now=2000)
-    assert (r.seed_would_panic, r.credited_up) == (True, 10)
-    assert [e.info_hash for e in seed.entries()] == [ih(2)]
-    assert seed.metrics().seed_panics == 1
+    assert (r.seed_would_panic, r.credited_up, r.flush) == (True, 10, None)
+    assert [(e.info_hash, e.uploaded) for e in seed.entries()] == [(ih(2), 10), (ih(2), 10)]
+    assert seed.metrics().seed_panics == 1 and seed.metrics().pending_records == 1
+    with pytest.raises(Unmodelled):
+        seed.announce(req(torrent=2, up=11), now=2001)
+    # Another user of the same shard is unaffected; its announce flushes the buffer.
+    other = seed.announce(req(user=2, torrent=1), now=2001)
+    assert other.seed_would_panic is False
     rec = make("recommended", peer_lifetime="30m")
     rec.announce(req(torrent=1), now=0)
     rec.announce(req(torrent=2), now=0)
     r2 = rec.announce(req(torrent=2, up=10), now=1000)
     assert r2.seed_would_panic is False
     assert len(rec.entries()) == 2
+
+
+def test_defect_1_announce_panic_after_a_reallocating_insert() -> None:
+    """R7.3 abort: an insert into a full slice reallocates, so the loop shifts only the
+    new array and the map keeps the old list untouched."""
+    seed = make("seed", peer_lifetime=5)
+    seed.announce(req(torrent=0xA), now=0)   # slice [aa], capacity 1
+    r = seed.announce(req(torrent=0xB), now=6)
+    assert (r.outcome, r.seed_would_panic) == (Outcome.BASELINE, True)
+    assert [(e.info_hash, e.last_seen) for e in seed.entries()] == [(ih(0xA), 0)]
+
+
+def _stop_one_then_insert_while_stale(t: Tracker) -> list[bytes]:
+    """Announce torrent 4 at 601, when torrent 1 is stale (the purge panics); the
+    infohashes the user's list shows afterwards."""
+    t.announce(req(torrent=4), now=601)
+    return [e.info_hash for e in t.entries()]
+
+
+def test_defect_1_capacity_outlives_a_removal() -> None:
+    """R7.3 abort: removing in place keeps the slice's capacity. A list of three (capacity
+    4) that lost one still has room, so the insert shares the array and the map shows the
+    shifted survivors; a capacity taken from the two entries left would have reallocated
+    and left [1, 3]. A snapshot carries that capacity across a restore."""
+    t = make("seed", peer_lifetime=600)
+    t.announce(req(torrent=1), now=0)
+    t.announce(req(torrent=2), now=500)
+    t.announce(req(torrent=3), now=500)
+    t.announce(req(torrent=2, event=Event.STOPPED), now=500)
+    doc = snapshot(t)
+    assert doc["users"][0]["cap"] == 4
+    # before [1, 3] + insert 4 = [1, 3, 4]; the loop removes 1 and panics past len 2.
+    assert _stop_one_then_insert_while_stale(t) == [ih(3), ih(4)]
+    assert _stop_one_then_insert_while_stale(restore(doc)) == [ih(3), ih(4)]
+    del doc["users"][0]["cap"]  # a list that never shrank: capacity 2, full
+    assert _stop_one_then_insert_while_stale(restore(doc)) == [ih(1), ih(3)]
+
+
+def test_stop_forgets_every_baseline_under_the_seed() -> None:
+    """R8.3 (seed ``stop_entries = forget``): Stop replaces every shard; ``keep`` does not."""
+    for value, users in (("forget", 0), ("keep", 1)):
+        t = make("seed", stop_entries=value)
+        t.announce(req(), now=0)
+        t.stop(now=1)
+        t.close(now=1)
+        assert (t.metrics().users, len(t.entries())) == (users, users)
 
 
 def test_defect_2_two_clients_interleave_on_one_baseline() -> None:

@@ -153,6 +153,10 @@ def config_strategy(preset: str, mixed: bool) -> st.SearchStrategy[Config]:
                     raw[name] = draw(st.booleans())
                 else:
                     raw[name] = draw(st.sampled_from([v.value for v in type(value)]))
+        # The naive model purges completely; what the seed's panic leaves behind
+        # (R7.3 abort) is checked against hand-worked Go traces in
+        # test_ref_seed_defects.py and test_ref_go_slices.py.
+        raw["expiry_panic"] = "complete"
         return parse_config(raw)
 
     return build()
