@@ -186,17 +186,7 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
                 continue
             finally:
                 in_flight[0] -= 1
-            done = time.perf_counter()
-            latencies.append(done - due)
-            service.append(done - sent)
-            if status != 200:
-                kinds["http_error"] += 1
-            elif b"14:failure reason" not in body:
-                kinds["ok"] += 1
-            elif b"tracker busy" in body:
-                kinds["busy"] += 1
-            else:
-                kinds["refused"] += 1
+            record(due, sent, status, body)
 
     def record(due: float, sent: float, status: int, body: bytes) -> None:
         done = time.perf_counter()
