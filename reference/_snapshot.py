@@ -218,8 +218,8 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
             raise rd.fail(f"{path}.records", "must not be empty: empty buffers are not listed")
         if since > now:
             raise rd.fail(f"{path}.first_record_at", f"{since} is later than now ({now})")
-        _check_records(rd, records, f"{path}.records", buf_shard, now, "now",
-                       config.shard_count)
+        _check_records(rd, records, f"{path}.records", shard=buf_shard, latest=now,
+                       latest_name="now", shard_count=config.shard_count)
         b.buffers[index] = records
         b.first_record_at[index] = since
         b.buffered_records += len(records)
@@ -246,8 +246,9 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
             if batch.sealed_at > now:
                 raise rd.fail(f"{path}.batch.sealed_at",
                               f"{batch.sealed_at} is later than now ({now})")
-            _check_records(rd, batch.records, f"{path}.batch.records", batch.shard,
-                           batch.sealed_at, "the batch's sealed_at", config.shard_count)
+            _check_records(rd, batch.records, f"{path}.batch.records", shard=batch.shard,
+                           latest=batch.sealed_at, latest_name="the batch's sealed_at",
+                           shard_count=config.shard_count)
             attempts = rd.int_(rd.get(p_doc, "attempts", path), f"{path}.attempts")
             least = 1 if name == "in_flight" else 0
             if attempts < least:
@@ -280,8 +281,8 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
     return t
 
 
-def _check_records(rd: Reader, records: Sequence[DeltaRecord], path: str, shard: int | None,
-                   latest: int, latest_name: str, shard_count: int) -> None:
+def _check_records(rd: Reader, records: Sequence[DeltaRecord], path: str, *,
+                   shard: int | None, latest: int, latest_name: str, shard_count: int) -> None:
     """Refuse a record later than ``latest`` or, for a shard's buffer or batch
     (``shard`` not ``None``), a record of a user of another shard."""
     for j, record in enumerate(records):

@@ -192,10 +192,8 @@ OPS = st.lists(st.tuples(st.sampled_from(["announce"] * 5 + ["stop_event", "gc",
 
 def _run(preset: str, scope: str, ops: list[tuple[str, int, int, int]]) -> Tracker:
     t = make(preset, shard_count=SHARDS, batch_scope=scope, batch_size=3, max_batch_age="off")
-    now = 0
     taken: list[int] = []
-    for op, user, torrent, amount in ops:
-        now += 1
+    for now, (op, user, torrent, amount) in enumerate(ops, start=1):
         if op == "announce":
             t.announce(req(user=user, torrent=torrent, up=amount * now, down=amount), now=now)
         elif op == "stop_event":
