@@ -114,7 +114,7 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
     ``first_record_at``, batch ``sealed_at``) is later than ``now``, and no
     record is later than its batch's ``sealed_at``; batch ids are unique,
     ascending within ``waiting`` and ``in_flight`` and below
-    ``next_batch_id``, which is ``sealed_count + 1`` (ids start at 1); a batch
+    ``next_batch_id``, which is above ``sealed_count`` (ids start at 1); a batch
     in flight has been attempted; a ``closed``
     tracker holds no buffer or batch; a user and, within it, an entry key are
     listed once.
@@ -148,9 +148,9 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
     b = t._batcher
     b.next_batch_id = rd.int_(rd.get(root, "next_batch_id", "$"), "$.next_batch_id")
     b.sealed_count = rd.int_(rd.get(root, "sealed_count", "$"), "$.sealed_count")
-    if b.next_batch_id != b.sealed_count + 1:
-        raise rd.fail("$.next_batch_id", f"must be sealed_count + 1 ({b.sealed_count + 1}): "
-                      f"batch ids start at 1 and each seal takes the next, got "
+    if b.next_batch_id <= b.sealed_count:
+        raise rd.fail("$.next_batch_id", f"must be above sealed_count ({b.sealed_count}): "
+                      f"batch ids start at 1 and each seal takes a new one, got "
                       f"{b.next_batch_id}")
     layout = t._layout
     key_len = 40 if layout.by_peer else 20
