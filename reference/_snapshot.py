@@ -37,6 +37,7 @@ without ``batch_scope`` is read as ``batch_scope: shard``.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from typing import Any
 
 from ._batching import Pending
@@ -45,8 +46,9 @@ from ._entries import UserEntries, pack, unpack
 from ._errors import Unmodelled
 from ._identify import UserIdentifier
 from ._results import TrackerState
+from ._shard import shard_of
 from ._tracker import _LEDGER_FIELDS, ATTRIBUTED_CAUSES, Tracker
-from ._types import INFO_HASH_LEN, UINT64_MAX, InfoHash, PeerId, UserId
+from ._types import INFO_HASH_LEN, UINT64_MAX, DeltaRecord, InfoHash, PeerId, UserId
 
 FORMAT = "privtrak-snapshot"
 VERSION = 2
@@ -104,7 +106,18 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
     """Rebuild the tracker a snapshot describes.
 
     Raises :class:`SnapshotError` naming the JSON path of the first problem;
-    nothing is returned half-built.
+    nothing is returned half-built. Besides each value's type and range, the
+    parts must agree with each other as a tracker's own snapshot does: a
+    user's shard is the one its id hashes to (R2.3); a buffered or sealed
+    record sits in its user's shard's buffer or batch (under ``batch_scope:
+    shard``); no time (entry ``last_seen``, record ``time``, buffer
+    ``first_record_at``, batch ``sealed_at``) is later than ``now``, and no
+    record is later than its batch's ``sealed_at``; batch ids are unique,
+    ascending within ``waiting`` and ``in_flight`` and below
+    ``next_batch_id``, which is above ``sealed_count`` (ids start at 1); a batch
+    in flight has been attempted; a ``closed``
+    tracker holds no buffer or batch; a user and, within it, an entry key are
+    listed once.
     """
     rd = Reader()
     root = rd.obj(doc, "$")
@@ -135,6 +148,10 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
     b = t._batcher
     b.next_batch_id = rd.int_(rd.get(root, "next_batch_id", "$"), "$.next_batch_id")
     b.sealed_count = rd.int_(rd.get(root, "sealed_count", "$"), "$.sealed_count")
+    if b.next_batch_id <= b.sealed_count:
+        raise rd.fail("$.next_batch_id", f"must be above sealed_count ({b.sealed_count}): "
+                      f"batch ids start at 1 and each seal takes a new one, got "
+                      f"{b.next_batch_id}")
     layout = t._layout
     key_len = 40 if layout.by_peer else 20
     for i, raw in enumerate(rd.lst(rd.get(root, "users", "$"), "$.users")):
@@ -144,6 +161,11 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
         shard = rd.int_(rd.get(u_doc, "shard", path), f"{path}.shard")
         if not 0 <= shard < config.shard_count:
             raise rd.fail(f"{path}.shard", f"must be below shard_count {config.shard_count}")
+        if shard != shard_of(uid, config.shard_count):
+            raise rd.fail(f"{path}.shard", f"user {uid.hex()} belongs to shard "
+                          f"{shard_of(uid, config.shard_count)} (R2.3), not {shard}")
+        if uid in t._users:
+            raise rd.fail(f"{path}.user", f"user {uid.hex()} is listed twice")
         user = UserEntries(t._shard_numbers[shard], now)
         for j, e_raw in enumerate(rd.lst(rd.get(u_doc, "entries", path), f"{path}.entries")):
             ep = f"{path}.entries[{j}]"
@@ -159,9 +181,10 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
                 raise rd.fail(f"{ep}.last_seen", f"must be within 0..now ({now})")
             info_hash = t._intern(InfoHash(key[:INFO_HASH_LEN]))
             peer = PeerId(key[INFO_HASH_LEN:]) if layout.by_peer else None
+            if layout.get(user, info_hash, peer) is not None:
+                raise rd.fail(f"{ep}.key", "is listed twice for this user")
             if user.peer is None:
                 user.peer = peer  # the home peer (see ._entries): the first one listed
-            # A repeated key replaces the earlier one, as a dict assignment would.
             layout.put(user, info_hash, peer, pack(
                 up, down, last_seen, rd.bool_(rd.get(e_doc, "completed", ep), f"{ep}.completed")))
         user.oldest = min((unpack(e)[2] for _, _, e in layout.items(user)), default=now)
@@ -193,6 +216,10 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
         since = rd.int_(rd.get(buf_doc, "first_record_at", path), f"{path}.first_record_at")
         if not records:
             raise rd.fail(f"{path}.records", "must not be empty: empty buffers are not listed")
+        if since > now:
+            raise rd.fail(f"{path}.first_record_at", f"{since} is later than now ({now})")
+        _check_records(rd, records, f"{path}.records", shard=buf_shard, latest=now,
+                       latest_name="now", shard_count=config.shard_count)
         b.buffers[index] = records
         b.first_record_at[index] = since
         b.buffered_records += len(records)
@@ -207,13 +234,38 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
                 want = ("null (batch_scope global)" if b.global_scope else
                         f"an integer below shard_count {config.shard_count} (batch_scope shard)")
                 raise rd.fail(f"{path}.batch.shard", f"must be {want}, got {batch.shard!r}")
-            target[batch.batch_id] = Pending(
+            batch_id = batch.batch_id
+            if batch_id >= b.next_batch_id:
+                raise rd.fail(f"{path}.batch.batch_id", f"{batch_id} is not below "
+                              f"next_batch_id ({b.next_batch_id}): no such batch was sealed")
+            if batch_id in b.waiting or batch_id in b.in_flight:
+                raise rd.fail(f"{path}.batch.batch_id", f"batch {batch_id} is listed twice")
+            if target and batch_id < max(target):
+                raise rd.fail(f"{path}.batch.batch_id", f"{batch_id} is out of order: "
+                              f"{name} lists batches by ascending id")
+            if batch.sealed_at > now:
+                raise rd.fail(f"{path}.batch.sealed_at",
+                              f"{batch.sealed_at} is later than now ({now})")
+            _check_records(rd, batch.records, f"{path}.batch.records", shard=batch.shard,
+                           latest=batch.sealed_at, latest_name="the batch's sealed_at",
+                           shard_count=config.shard_count)
+            attempts = rd.int_(rd.get(p_doc, "attempts", path), f"{path}.attempts")
+            least = 1 if name == "in_flight" else 0
+            if attempts < least:
+                raise rd.fail(f"{path}.attempts", f"must be at least {least}, got {attempts}")
+            target[batch_id] = Pending(
                 batch,
-                rd.int_(rd.get(p_doc, "attempts", path), f"{path}.attempts"),
+                attempts,
                 rd.int_(rd.get(p_doc, "not_before", path), f"{path}.not_before"),
                 rd.bool_(rd.get(p_doc, "on_path", path), f"{path}.on_path"),
             )
             b.sealed_records += len(batch.records)
+    if t._state is TrackerState.CLOSED:
+        for name, held in (("buffers", b.buffered_records), ("waiting", len(b.waiting)),
+                           ("in_flight", len(b.in_flight))):
+            if held:
+                raise rd.fail(f"$.{name}", "must be empty: a closed tracker has settled "
+                              "every record and batch (R8.2)")
     ledger = rd.obj(rd.get(root, "ledger", "$"), "$.ledger")
     for field in _LEDGER_FIELDS:
         t._ledger[field] = rd.dec(rd.get(ledger, field, "$.ledger"), f"$.ledger.{field}")
@@ -227,3 +279,19 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
     counts: Any = rd.obj(rd.get(root, "counts", "$"), "$.counts")
     t._import_counts({str(k): rd.int_(v, f"$.counts.{k}") for k, v in counts.items()})
     return t
+
+
+def _check_records(rd: Reader, records: Sequence[DeltaRecord], path: str, *,
+                   shard: int | None, latest: int, latest_name: str, shard_count: int) -> None:
+    """Refuse a record later than ``latest`` or, for a shard's buffer or batch
+    (``shard`` not ``None``), a record of a user of another shard."""
+    for j, record in enumerate(records):
+        if record.time > latest:
+            raise rd.fail(f"{path}[{j}].time",
+                          f"{record.time} is later than {latest_name} ({latest})")
+        if shard is not None:
+            home = shard_of(record.user, shard_count)
+            if home != shard:
+                raise rd.fail(f"{path}[{j}].user", f"user {record.user.hex()} belongs to "
+                              f"shard {home} (R2.3), not to shard {shard} whose records "
+                              "these are")
