@@ -164,15 +164,22 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
         for _ in range(spec.connections):
             queue.put_nowait((0.0, ""))
 
-    async def worker(session: aiohttp.ClientSession) -> None:
+    async def next_job() -> tuple[float, str, float] | None:
+        """The next announce to send as ``(due, target, sent)``, or None when the
+        plan is done; announces whose turn comes after the hard stop are counted
+        as ``not_sent`` and skipped."""
         while True:
-            due, url = await queue.get()
-            if not url:
-                return
+            due, target_ = await queue.get()
+            if not target_:
+                return None
             sent = time.perf_counter()
-            if sent > hard_stop:
-                kinds["not_sent"] += 1
-                continue
+            if sent <= hard_stop:
+                return due, target_, sent
+            kinds["not_sent"] += 1
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while (job := await next_job()) is not None:
+            due, url, sent = job
             in_flight[0] += 1
             try:
                 async with session.get(URL(url, encoded=True)) as resp:
@@ -206,14 +213,8 @@ async def _run_part(spec: LoadSpec, part: int) -> dict[str, Any]:
         port = parts.port or 80
         header = f" HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
         conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        while True:
-            due, path = await queue.get()
-            if not path:
-                break
-            sent = time.perf_counter()
-            if sent > hard_stop:
-                kinds["not_sent"] += 1
-                continue
+        while (job := await next_job()) is not None:
+            due, path, sent = job
             in_flight[0] += 1
             try:
                 async with asyncio.timeout(spec.timeout):
