@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import privtrak.reference
+import privtrak.sim
 from privtrak.capacity import _execute
 from privtrak.capacity._execute import Run, code_fingerprint, source_fingerprint
 
@@ -33,8 +35,6 @@ def test_fingerprint_changes_with_any_source_edit(tmp_path: Path) -> None:
 
 
 def test_fingerprint_covers_the_simulator_and_the_reference() -> None:
-    import privtrak.reference
-    import privtrak.sim
     expected = source_fingerprint({
         "privtrak.sim": Path(privtrak.sim.__file__ or "").parent,
         "privtrak.reference": Path(privtrak.reference.__file__ or "").parent})
