@@ -9,14 +9,17 @@ Runs go to a :class:`concurrent.futures.Executor`: a local
 :class:`~concurrent.futures.ProcessPoolExecutor` (``workers``) or a Dask
 cluster's executor (``distributed.Client(address).get_executor()``); both
 are driven by the same loop. A finished run is written to the cache at once,
-keyed by the scenario with every default filled in, the seed and the project
-version, so an interrupted study resumes where it stopped.
+keyed by the scenario with every default filled in, the seed, the project
+version and a fingerprint of the simulator's and the reference's source
+(:func:`code_fingerprint`), so an interrupted study resumes where it stopped
+and a changed simulator never serves stale results.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -27,11 +30,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import privtrak.reference
+import privtrak.sim
 from privtrak import __version__
 from privtrak.sim import parse_scenario
 from privtrak.sim import run as run_scenario
 
 from ._spec import Study
+
+
+def source_fingerprint(packages: dict[str, Path]) -> str:
+    """SHA-256 over the ``*.py`` files under each package folder: package name,
+    path inside it and content of every file, in sorted order."""
+    digest = hashlib.sha256()
+    for name, root in sorted(packages.items()):
+        for path in sorted(root.rglob("*.py")):
+            digest.update(f"{name}/{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """:func:`source_fingerprint` of the packages a run's results depend on
+    (``privtrak.sim`` and ``privtrak.reference``): any edit to either changes
+    every cache key."""
+    return source_fingerprint({p.__name__: Path(p.__file__ or "").parent
+                               for p in (privtrak.sim, privtrak.reference)})
 
 
 def replication_seed(study_seed: int, replication: int) -> int:
@@ -51,9 +77,11 @@ class Run:
 
     @property
     def key(self) -> str:
-        """The cache key: scenario (defaults filled in), seed and project version."""
+        """The cache key: scenario (defaults filled in), seed, project version and
+        :func:`code_fingerprint`."""
         text = json.dumps({"scenario": self.scenario, "seed": self.seed,
-                           "version": __version__}, sort_keys=True)
+                           "version": __version__, "code": code_fingerprint()},
+                          sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -10,6 +10,7 @@ backlog grows (unstable).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,20 @@ def _x(study: Study, fig: Figure, o: PointOutcome) -> tuple[float, float, float]
     return e.mean, e.low, e.high
 
 
+def marker_size(index: int, count: int) -> float:
+    """Marker size of the ``index``-th of ``count`` configurations: the first
+    drawn is the largest, each later one smaller, down to 4 points."""
+    return max(4.0, 5.0 + 2.0 * (count - 1 - index))
+
+
+def axis_label(label: str, unit: str) -> str:
+    """``label (unit)``, unless the label already names its unit as a word."""
+    words = re.findall(r"[A-Za-z%]+", label)
+    if not unit or unit in words:
+        return label
+    return f"{label} ({unit})"
+
+
 def _x_label(study: Study, fig: Figure) -> tuple[str, float]:
     if fig.x == "axis":
         unit = study.axis.unit
@@ -81,7 +96,7 @@ def _x_label(study: Study, fig: Figure) -> tuple[str, float]:
             values = [study.axis_value(p) for p in study.points]
             div, name = scale_for("s", values)
             return f"{study.axis.label} ({name})", div
-        return f"{study.axis.label}" + (f" ({unit})" if unit else ""), 1.0
+        return axis_label(study.axis.label, unit), 1.0
     m = METRICS[fig.x]
     return f"{m.label} ({m.unit})", 1.0
 
@@ -110,14 +125,19 @@ def sweep_figure(outcome: Outcome, fig: Figure, out: Path) -> tuple[list[Path], 
             lo = [(e.low if not math.isnan(e.half_width) else e.mean) / div for e in est]
             hi = [(e.high if not math.isnan(e.half_width) else e.mean) / div for e in est]
             label = config_label(conf.configuration)
+            # Markers shrink with each configuration drawn, so configurations
+            # whose points coincide stay visible as nested markers.
+            size = marker_size(ci, len(outcome.configurations))
             ax.plot(xs, ys, marker=MARKERS[ci % len(MARKERS)], color=color, label=label,
-                    linewidth=1.6, markersize=6 + 2 * (ci % 2))
+                    linewidth=1.6, markersize=size)
             ax.fill_between(xs, lo, hi, color=color, alpha=0.18, linewidth=0)
             bad = [(x, y) for x, y, o in zip(xs, ys, pts, strict=True) if o.unstable]
             if bad:
+                # The ring takes its configuration's colour: where points of
+                # several configurations coincide, it must say which one grows.
                 ax.plot([b[0] for b in bad], [b[1] for b in bad], linestyle="none",
-                        marker="o", markersize=11, markerfacecolor="none",
-                        markeredgecolor="black", markeredgewidth=1.2)
+                        marker="o", markersize=size + 6, markerfacecolor="none",
+                        markeredgecolor=color, markeredgewidth=1.4, zorder=4)
             theory = None
             if fig.analytic and metric in ANALYTIC_FOR:
                 theory = [o.analytic[metric] / div for o in pts]
@@ -153,8 +173,9 @@ def sweep_figure(outcome: Outcome, fig: Figure, out: Path) -> tuple[list[Path], 
     if fig.analytic and any(m in ANALYTIC_FOR for m in fig.metrics):
         extra.append(Line2D([], [], color="gray", linestyle="--", label="closed form"))
     if any(o.unstable for o in outcome.points):
-        extra.append(Line2D([], [], color="black", marker="o", markerfacecolor="none",
-                                linestyle="none", markersize=10, label="backlog grows"))
+        extra.append(Line2D([], [], color="gray", marker="o", markerfacecolor="none",
+                                linestyle="none", markersize=10,
+                                label="ring: backlog grows (in its line's colour)"))
     extra.append(Rectangle((0, 0), 1, 1, color="gray", alpha=0.2, label="95 % interval"))
     f.legend(handles + extra, labels + [e.get_label() for e in extra], loc="lower center",
              ncol=min(3, len(labels) + len(extra)), bbox_to_anchor=(0.5, -0.02),
