@@ -1,8 +1,9 @@
-"""Stateful tests: the optimised Tracker against the naive model, step by step.
+"""Stateful tests: the optimised Tracker against the normative model, step by step.
 
 Hypothesis drives :class:`privtrak.reference.Tracker` through its public API
 in a small world (few users, torrents and peer ids, tiny batches and shards,
-short lifetimes) and runs :class:`naive_model.NaiveModel` beside it. After
+short lifetimes) and runs the normative model
+:class:`privtrak.reference.model.Model` beside it. After
 every step the two must agree on the step's result and on everything
 observable (entries, buffers, waiting and in-flight batches, attempts,
 deadlines, ledger, metrics), and the invariants of issue 2 section 6 must
@@ -48,7 +49,6 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from naive_model import NaiveModel
 
 from privtrak.reference import (
     PRESETS,
@@ -80,6 +80,7 @@ from privtrak.reference import (
     restore,
     snapshot,
 )
+from privtrak.reference.model import Model
 
 POLICY_FIELDS = [f.name for f in fields(Policy)]
 
@@ -153,9 +154,11 @@ def config_strategy(preset: str, mixed: bool) -> st.SearchStrategy[Config]:
                     raw[name] = draw(st.booleans())
                 else:
                     raw[name] = draw(st.sampled_from([v.value for v in type(value)]))
-        # The naive model purges completely; what the seed's panic leaves behind
-        # (R7.3 abort) is checked against hand-worked Go traces in
-        # test_ref_seed_defects.py and test_ref_go_slices.py.
+        # Here both purge completely (the invariants below assume a live tracker).
+        # What the seed's panic leaves behind (R7.3 abort) is checked against
+        # hand-worked Go traces in test_ref_seed_defects.py and
+        # test_ref_go_slices.py, and model against Tracker over the packaged
+        # vectors (test_model_conformance.py).
         raw["expiry_panic"] = "complete"
         return parse_config(raw)
 
@@ -215,7 +218,7 @@ class TrackerVersusModel(RuleBasedStateMachine):
     def start(self, data: st.DataObject) -> None:
         self.config = data.draw(self.CONFIGS, label="config")
         self.tracker = Tracker(self.config, identifier(), now=0)
-        self.model = NaiveModel(self.config, identifier(), now=0)
+        self.model = Model(self.config, identifier(), now=0)
         self.by_peer = self.config.policy.baseline_key is BaselineKey.USER_TORRENT_PEER
         self.now = 0
         self.log: list[tuple[str, tuple[Any, ...], Any]] = []
