@@ -49,6 +49,9 @@ from .purge import (
 )
 from .state import Key, ModelState, Stored
 
+NO_USER = UserId(bytes(16))
+"""The user of an announce not identified yet."""
+
 
 @dataclass
 class Announce:
@@ -56,7 +59,7 @@ class Announce:
 
     request: AnnounceRequest
     now: int
-    user: UserId = UserId(bytes(16))
+    user: UserId = NO_USER
     key: Key | None = None
     old: Stored | None = None
     """The entry the announce continues, if any (after R7.2)."""
@@ -328,7 +331,7 @@ def process_purge_on_announce(m: ModelState, a: Announce) -> None:
     if not m.config.policy.purge_on_announce:
         return
     if aborts(m) and a.key is not None and announce_panics(
-            m, a.user, a.key, a.before, a.before_cap, a.now):
+            m, a.user, a.key, a.before, before_cap=a.before_cap, now=a.now):
         a.panicked = a.seed_would_panic = True
         return
     a.seed_would_panic = purge_user(m, a.user, a.now)

@@ -155,7 +155,7 @@ def gc_panics_on(m: ModelState, user: UserId, now: int) -> bool:
 
 
 def announce_panics(m: ModelState, user: UserId, key: Key, before: list[tuple[Key, Stored]],
-                    before_cap: int, now: int) -> bool:
+                    *, before_cap: int, now: int) -> bool:
     """R7.3 ``abort`` on the announce path: if the seed's loop panics over the
     announcing user's entries, the map keeps the old slice header over the
     array the announce's update and the loop shifted in place (an insert into
