@@ -35,7 +35,8 @@ def key_bytes(key: Key) -> bytes:
 
 
 def user_keys(m: ModelState, user: UserId) -> list[Key]:
-    """The keys of ``user``'s stored baselines in the seed's key order."""
+    """R2.2, R7.3: the keys of ``user``'s stored baselines, in the seed's key
+    order (infohash, then peer id)."""
     return sorted((k for k in m.stored if k[0] == user), key=key_bytes)
 
 

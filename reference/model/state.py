@@ -126,7 +126,9 @@ COUNTER_NAMES = ("batches_sealed", "batches_delivered", "batches_failed", "recor
 
 
 def new_state(config: Config, identifier: UserIdentifier, now: int) -> ModelState:
-    """A fresh model at time ``now``: no entries, empty buffers, every count zero."""
+    """R0, R6.8, R7: a fresh model at time ``now`` (its clock), GC due
+    ``gc_interval`` later, one empty buffer per shard or one global buffer,
+    no entries and every count zero."""
     m = ModelState(config=config, identifier=identifier, now=now,
                    next_gc_at=now + config.gc_interval)
     names: list[BufferName] = ([None] if m.is_global
@@ -142,7 +144,8 @@ def new_state(config: Config, identifier: UserIdentifier, now: int) -> ModelStat
 
 
 def deliver_serials(m: ModelState, items: list[Tagged]) -> None:
-    """Note ``items`` as delivered; a record delivered twice is a model bug."""
+    """R6.4, R11: a record is delivered at most once; one delivered twice is a
+    bug of the model (``AssertionError``)."""
     for item in items:
         if item.serial in m.delivered_serials:
             raise AssertionError(f"record {item.serial} was delivered twice: {item.record}")
