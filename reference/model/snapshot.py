@@ -48,7 +48,8 @@ def save(m: ModelState) -> dict[str, Any]:
         "entries": [[k[0].hex(), k[1].hex(), None if k[2] is None else k[2].hex(),
                      str(s.up), str(s.down), s.last_seen, s.completed]
                     for k, s in m.stored.items()],
-        "buffers": [{"shard": name, "since": m.buffer_since.get(name),
+        "buffers": [{"shard": name,
+                     "since": m.buffer_since.get(name) if m.buffers[name] else None,
                      "records": [_tagged(t) for t in m.buffers[name]]} for name in m.buffers],
         "batches": [{"batch_id": sb.batch_id, "shard": sb.buffer, "sealed_at": sb.sealed_at,
                      "attempts": sb.attempts, "not_before": sb.not_before,

@@ -90,5 +90,5 @@ def test_the_rule_index_is_current_and_resolves() -> None:
 def test_an_unknown_tracker_name_is_reported() -> None:
     with pytest.raises(LookupError, match="no_such_method"):
         ix.tracker_code("no_such_method")
-    with pytest.raises(LookupError, match="Tracker.nothing"):
+    with pytest.raises(LookupError, match=r"Tracker\.nothing"):
         ix.tracker_code("Tracker.nothing")
