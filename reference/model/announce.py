@@ -170,10 +170,8 @@ def look_up_entry(m: ModelState, a: Announce) -> None:
     infohash) under ``user_torrent``) is looked up; under
     ``stale_on_announce = expire`` a stale one counts as absent and is marked
     expired."""
-    peer = a.request.peer_id
-    if m.config.policy.baseline_key is BaselineKey.USER_TORRENT:
-        peer = None
-    a.key = (a.user, a.request.info_hash, peer)
+    by_peer = m.config.policy.baseline_key is BaselineKey.USER_TORRENT_PEER
+    a.key = (a.user, a.request.info_hash, a.request.peer_id if by_peer else None)
     a.old = m.stored.get(a.key)
     if (a.old is not None and m.config.policy.stale_on_announce is StaleOnAnnounce.EXPIRE
             and is_stale(m, a.old, a.now)):

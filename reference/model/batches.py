@@ -164,8 +164,8 @@ def process_success(m: ModelState, sb: SealedBatch) -> None:
 
 def backoff(m: ModelState, attempts: int) -> int:
     """R6.5: ``min(retry_backoff_initial * 2**(attempts - 1), retry_backoff_max)``."""
-    wait = m.config.retry_backoff_initial * 2 ** min(attempts - 1, 62)
-    return min(wait, m.config.retry_backoff_max)
+    doubling = 1 << min(attempts - 1, 62)  # 2**(attempts - 1), bounded
+    return min(m.config.retry_backoff_initial * doubling, m.config.retry_backoff_max)
 
 
 def process_failure(m: ModelState, sb: SealedBatch, now: int) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 from privtrak.reference import (
-    Cause,
     InfoHash,
     PeerId,
     TrackerState,
@@ -116,13 +115,13 @@ def load(doc: object, identifier: UserIdentifier) -> ModelState:
     m.delivered_serials = {rd.int_(s, f"$.delivered_serials[{i}]") for i, s in enumerate(
         rd.lst(rd.get(top, "delivered_serials", "$"), "$.delivered_serials"))}
     _counts(rd, top, "ledger", m.ledger, decimal=True)
-    for name in ("outcomes", "rejected", "records", "counters"):
-        _counts(rd, top, name, getattr(m, name), decimal=False)
+    for table in ("outcomes", "rejected", "records", "counters"):
+        _counts(rd, top, table, getattr(m, table), decimal=False)
     attributed = rd.obj(rd.get(top, "attributed", "$"), "$.attributed",
                         tuple(c.value for c in m.attributed))
     for cause in list(m.attributed):
         pair = _row(rd, attributed[cause.value], f"$.attributed.{cause.value}", 2)
-        m.attributed[Cause(cause)] = [rd.dec(v, f"$.attributed.{cause.value}[{j}]")
+        m.attributed[cause] = [rd.dec(v, f"$.attributed.{cause.value}[{j}]")
                                       for j, v in enumerate(pair)]
     caps = rd.obj(rd.get(top, "go_capacity", "$"), "$.go_capacity")
     m.go_capacity = {UserId(rd.hexbytes(u, "$.go_capacity", 16)):
