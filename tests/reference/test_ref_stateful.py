@@ -27,7 +27,8 @@ hold on the Tracker's own outputs:
 
 Snapshot/restore (R8.3) happens mid-run: the Tracker is replaced by one
 restored from ``json.loads(json.dumps(snapshot))`` and the model, which is
-never restored, must not notice.
+not restored, must not notice; now and then the model is restored too, from
+its own state document (``Model.save``/``Model.load``).
 
 Machines: the ``seed`` preset, the ``recommended`` preset, and a mixed
 machine that draws every policy field.
@@ -383,7 +384,7 @@ class TrackerVersusModel(RuleBasedStateMachine):
         self.check_everything(set(), before)
 
     @rule(kind=st.sampled_from(["bad_credential", "stop", "close", "reoffer", "restore",
-                                "restore", "misuse"]),
+                                "restore", "restore_model", "misuse"]),
           credential=st.sampled_from(BAD_CREDENTIALS),
           misuse=st.sampled_from(["unknown_batch", "delivered_batch", "time_backwards",
                                   "close_early", "stop_twice"]))
@@ -402,6 +403,8 @@ class TrackerVersusModel(RuleBasedStateMachine):
             self.reoffer_in_flight()
         elif kind == "restore":
             self.snapshot_and_restore()
+        elif kind == "restore_model":
+            self.snapshot_and_restore(model_too=True)
         else:
             self.misuse(misuse)
 
@@ -436,10 +439,14 @@ class TrackerVersusModel(RuleBasedStateMachine):
         self.in_flight = []
         self.check_everything(set())
 
-    def snapshot_and_restore(self) -> None:
+    def snapshot_and_restore(self, model_too: bool = False) -> None:
         doc = json.loads(json.dumps(snapshot(self.tracker)))
         self.tracker = restore(doc, identifier())
         assert json.loads(json.dumps(snapshot(self.tracker))) == doc
+        if model_too:
+            state = json.loads(json.dumps(self.model.save()))
+            self.model = Model.load(state, identifier())
+            assert json.loads(json.dumps(self.model.save())) == state
         self.log.append(("<restore>", (), None))
         self.check_everything(set())
 
