@@ -158,8 +158,8 @@ def config_strategy(preset: str, mixed: bool) -> st.SearchStrategy[Config]:
         # Here both purge completely (the invariants below assume a live tracker).
         # What the seed's panic leaves behind (R7.3 abort) is checked against
         # hand-worked Go traces in test_ref_seed_defects.py and
-        # test_ref_go_slices.py, and model against Tracker over the packaged
-        # vectors (test_model_conformance.py).
+        # test_ref_go_slices.py, and model against Tracker in test_model.py and
+        # over the packaged vectors (tests/conformance/test_model_adapter.py).
         raw["expiry_panic"] = "complete"
         return parse_config(raw)
 
