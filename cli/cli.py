@@ -33,8 +33,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                 "regenerate the conformance vector files from the reference into --out DIR "
                 "(--check: verify them)"),
     "adapter": ("privtrak.conformance.cli:adapter",
-                "serve the reference (or --mutant NAME) over the JSON-lines adapter "
-                "protocol on stdin/stdout"),
+                "serve the reference (or --model: the normative model, or --mutant NAME) "
+                "over the JSON-lines adapter protocol on stdin/stdout"),
     "serve": ("privtrak.server.cli",
               "run the reference as a BitTorrent HTTP tracker with an SQLite DeltaHandler"),
     "load": ("privtrak.server.load",

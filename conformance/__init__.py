@@ -27,6 +27,7 @@ the mutants that prove the kit catches bugs (``privtrak adapter --mutant
 NAME``; ``--list-mutants`` lists them)::
 
     serve(Execution)                           # the reference on stdin/stdout
+    serve(ModelExecution, MODEL_INFO)          # the normative model (--model)
     for name in MUTANTS: print(name, describe_mutant(name))
 """
 
@@ -75,6 +76,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     # the adapter side and the reference behind it
     "serve": ("._adapter", "serve"),
     "Execution": ("._execute", "Execution"),
+    "Accounting": ("._execute", "Accounting"),
+    "ModelExecution": ("._model_execution", "ModelExecution"),
+    "MODEL_INFO": ("._model_execution", "MODEL_INFO"),
     # the mutants
     "MUTANTS": ("._mutants", "MUTANTS"),
     "describe_mutant": ("._mutants", "describe"),
@@ -83,7 +87,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 
 __all__ = [
     "FEATURES",
+    "MODEL_INFO",
     "MUTANTS",
+    "Accounting",
     "BrokenCase",
     "CannotRun",
     "Case",
@@ -93,6 +99,7 @@ __all__ = [
     "Execution",
     "FuzzResult",
     "LoadedCase",
+    "ModelExecution",
     "RunOptions",
     "Session",
     "Status",
@@ -125,10 +132,11 @@ lives)."""
 
 if TYPE_CHECKING:
     from ._adapter import serve
-    from ._execute import Execution
+    from ._execute import Accounting, Execution
     from ._fuzz import Diverged, FuzzResult, failure_case, fuzz, render_failure
     from ._junit import junit_document
     from ._load import BrokenCase, LoadedCase, case_id_matches, load_files, select, vector_files
+    from ._model_execution import MODEL_INFO, ModelExecution
     from ._mutants import MUTANTS
     from ._mutants import adapter_command as mutant_adapter_command
     from ._mutants import describe as describe_mutant

@@ -44,12 +44,19 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 from privtrak.reference import (
+    AnnounceRequest,
+    AnnounceResult,
     Batch,
     Cause,
+    CloseReport,
     Config,
+    EntryView,
+    GcResult,
+    Ledger,
+    Metrics,
     Outcome,
     PasskeyIdentifier,
     RejectCode,
@@ -102,6 +109,60 @@ class BeyondModel(Exception):
     seed after an expiry panic, R7.3): a case or trace ends before it."""
 
 
+class Accounting(Protocol):
+    """The driver API an execution drives: :class:`Tracker`, or the normative
+    model :class:`privtrak.reference.model.Model` (``privtrak adapter --model``)."""
+
+    @property
+    def state(self) -> TrackerState:
+        """The life-cycle state."""
+        ...
+
+    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+        """R3.1."""
+        ...
+
+    def next_batch(self, now: int) -> Batch | None:
+        """R6.4."""
+        ...
+
+    def batch_succeeded(self, batch_id: int, now: int) -> None:
+        """R6.4."""
+        ...
+
+    def batch_failed(self, batch_id: int, now: int) -> bool:
+        """R6.5."""
+        ...
+
+    def collect_garbage(self, now: int) -> GcResult:
+        """R7."""
+        ...
+
+    def stop(self, now: int) -> tuple[Batch, ...]:
+        """R8."""
+        ...
+
+    def close(self, now: int) -> CloseReport:
+        """R8.2."""
+        ...
+
+    def entries(self) -> list[EntryView]:
+        """R2.2."""
+        ...
+
+    def next_deadline(self) -> int | None:
+        """R6.2."""
+        ...
+
+    def ledger(self) -> Ledger:
+        """R11."""
+        ...
+
+    def metrics(self) -> Metrics:
+        """R12."""
+        ...
+
+
 class Execution:
     """One fresh reference tracker driven step by step.
 
@@ -109,7 +170,9 @@ class Execution:
     :class:`PasskeyIdentifier` (restricted to ``allow_list`` unless it is
     ``None``, R1.2) at time ``start``; :meth:`apply` runs one step and
     returns its observation. Subclasses may override :meth:`make_tracker`
-    and :meth:`restore_tracker` (e.g. to build deliberately broken variants).
+    and :meth:`restore_tracker` (e.g. to build deliberately broken variants),
+    or :meth:`make_tracker` and :meth:`save_and_restore` to drive another
+    implementation of :class:`Accounting` (the normative model).
     """
 
     def __init__(self, config: Config, start: int = 0,
@@ -122,19 +185,28 @@ class Execution:
         self.queue: deque[HandlerOutcome] = deque()
         self.taken: list[int] = []
         """Ids of batches taken and not reported yet, in take order."""
-        self.tracker = self.make_tracker(config, start)
+        self.tracker: Accounting = self.make_tracker(config, start)
 
     def identifier(self) -> PasskeyIdentifier:
         """The identifier of the case: passkeys, restricted to the allow-list if any."""
         return PasskeyIdentifier(self.allow_list)
 
-    def make_tracker(self, config: Config, start: int) -> Tracker:
+    def make_tracker(self, config: Config, start: int) -> Accounting:
         """The tracker a case starts with."""
         return Tracker(config, self.identifier(), now=start)
 
     def restore_tracker(self, doc: dict[str, Any]) -> Tracker:
         """The tracker rebuilt from a snapshot document (already JSON round-tripped)."""
         return restore(doc, self.identifier())
+
+    def save_and_restore(self) -> None:
+        """The ``snapshot_restore`` step: snapshot, round-trip through JSON
+        text, and replace the tracker with one restored from it (R8.3)."""
+        if not isinstance(self.tracker, Tracker):
+            raise ExecutionError(f"{type(self.tracker).__name__} has no snapshot of its own; "
+                                 "override save_and_restore")
+        text = json.dumps(snapshot(self.tracker), sort_keys=True)
+        self.tracker = self.restore_tracker(json.loads(text))
 
     @property
     def stopped(self) -> bool:
@@ -190,8 +262,7 @@ class Execution:
         if isinstance(step, StopStep):
             return self._stop(step.now)
         if isinstance(step, SnapshotRestoreStep):
-            text = json.dumps(snapshot(self.tracker), sort_keys=True)
-            self.tracker = self.restore_tracker(json.loads(text))
+            self.save_and_restore()
             return EmptyObservation()
         assert isinstance(step, StateStep)
         return self._state()

@@ -269,6 +269,11 @@ vectors = Subcommand(add_vectors_arguments, run_vectors_command)
 
 def add_adapter_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``privtrak adapter``."""
+    parser.add_argument("--model", action="store_true",
+                        help="serve the normative model (privtrak.reference.model) instead "
+                             "of the fast Tracker: 'conform --adapter \'privtrak adapter "
+                             "--model\'' checks it against every vector, 'conform fuzz' "
+                             "compares it with the Tracker")
     parser.add_argument("--mutant", metavar="NAME", default=None,
                         help="serve a deliberately broken variant of the reference instead "
                              "(see --list-mutants)")
@@ -282,6 +287,14 @@ def run_adapter(args: argparse.Namespace) -> int:
 
     from ._adapter import ALL_FEATURES, AdapterInfo, serve  # noqa: PLC0415
 
+    if args.model and (args.mutant is not None or args.list_mutants):
+        print("privtrak adapter: --model serves the normative model; it cannot be combined "
+              "with --mutant or --list-mutants", file=sys.stderr)
+        return EXIT_USAGE
+    if args.model:
+        from ._model_execution import MODEL_INFO, ModelExecution  # noqa: PLC0415
+
+        return serve(ModelExecution, MODEL_INFO)
     if args.mutant is None and not args.list_mutants:
         from ._execute import Execution  # noqa: PLC0415
 

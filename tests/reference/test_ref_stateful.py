@@ -1,8 +1,9 @@
-"""Stateful tests: the optimised Tracker against the naive model, step by step.
+"""Stateful tests: the optimised Tracker against the normative model, step by step.
 
 Hypothesis drives :class:`privtrak.reference.Tracker` through its public API
 in a small world (few users, torrents and peer ids, tiny batches and shards,
-short lifetimes) and runs :class:`naive_model.NaiveModel` beside it. After
+short lifetimes) and runs the normative model
+:class:`privtrak.reference.model.Model` beside it. After
 every step the two must agree on the step's result and on everything
 observable (entries, buffers, waiting and in-flight batches, attempts,
 deadlines, ledger, metrics), and the invariants of issue 2 section 6 must
@@ -26,7 +27,8 @@ hold on the Tracker's own outputs:
 
 Snapshot/restore (R8.3) happens mid-run: the Tracker is replaced by one
 restored from ``json.loads(json.dumps(snapshot))`` and the model, which is
-never restored, must not notice.
+not restored, must not notice; now and then the model is restored too, from
+its own state document (``Model.save``/``Model.load``).
 
 Machines: the ``seed`` preset, the ``recommended`` preset, and a mixed
 machine that draws every policy field.
@@ -48,7 +50,6 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from naive_model import NaiveModel
 
 from privtrak.reference import (
     PRESETS,
@@ -80,6 +81,7 @@ from privtrak.reference import (
     restore,
     snapshot,
 )
+from privtrak.reference.model import Model
 
 POLICY_FIELDS = [f.name for f in fields(Policy)]
 
@@ -153,9 +155,11 @@ def config_strategy(preset: str, mixed: bool) -> st.SearchStrategy[Config]:
                     raw[name] = draw(st.booleans())
                 else:
                     raw[name] = draw(st.sampled_from([v.value for v in type(value)]))
-        # The naive model purges completely; what the seed's panic leaves behind
-        # (R7.3 abort) is checked against hand-worked Go traces in
-        # test_ref_seed_defects.py and test_ref_go_slices.py.
+        # Here both purge completely (the invariants below assume a live tracker).
+        # What the seed's panic leaves behind (R7.3 abort) is checked against
+        # hand-worked Go traces in test_ref_seed_defects.py and
+        # test_ref_go_slices.py, and model against Tracker in test_model.py and
+        # over the packaged vectors (tests/conformance/test_model_adapter.py).
         raw["expiry_panic"] = "complete"
         return parse_config(raw)
 
@@ -215,7 +219,7 @@ class TrackerVersusModel(RuleBasedStateMachine):
     def start(self, data: st.DataObject) -> None:
         self.config = data.draw(self.CONFIGS, label="config")
         self.tracker = Tracker(self.config, identifier(), now=0)
-        self.model = NaiveModel(self.config, identifier(), now=0)
+        self.model = Model(self.config, identifier(), now=0)
         self.by_peer = self.config.policy.baseline_key is BaselineKey.USER_TORRENT_PEER
         self.now = 0
         self.log: list[tuple[str, tuple[Any, ...], Any]] = []
@@ -380,7 +384,7 @@ class TrackerVersusModel(RuleBasedStateMachine):
         self.check_everything(set(), before)
 
     @rule(kind=st.sampled_from(["bad_credential", "stop", "close", "reoffer", "restore",
-                                "restore", "misuse"]),
+                                "restore", "restore_model", "misuse"]),
           credential=st.sampled_from(BAD_CREDENTIALS),
           misuse=st.sampled_from(["unknown_batch", "delivered_batch", "time_backwards",
                                   "close_early", "stop_twice"]))
@@ -399,6 +403,8 @@ class TrackerVersusModel(RuleBasedStateMachine):
             self.reoffer_in_flight()
         elif kind == "restore":
             self.snapshot_and_restore()
+        elif kind == "restore_model":
+            self.snapshot_and_restore(model_too=True)
         else:
             self.misuse(misuse)
 
@@ -433,10 +439,14 @@ class TrackerVersusModel(RuleBasedStateMachine):
         self.in_flight = []
         self.check_everything(set())
 
-    def snapshot_and_restore(self) -> None:
+    def snapshot_and_restore(self, model_too: bool = False) -> None:
         doc = json.loads(json.dumps(snapshot(self.tracker)))
         self.tracker = restore(doc, identifier())
         assert json.loads(json.dumps(snapshot(self.tracker))) == doc
+        if model_too:
+            state = json.loads(json.dumps(self.model.save()))
+            self.model = Model.load(state, identifier())
+            assert json.loads(json.dumps(self.model.save())) == state
         self.log.append(("<restore>", (), None))
         self.check_everything(set())
 
