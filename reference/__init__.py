@@ -84,9 +84,11 @@ def snapshot(tracker: Tracker) -> dict[str, Any]:
     return take_snapshot(tracker)
 
 
-def restore(doc: object, identifier: UserIdentifier | None = None) -> Tracker:
-    """Rebuild a tracker from :func:`snapshot` output; raises SnapshotError."""
-    return restore_snapshot(doc, identifier)
+def restore(doc: object, identifier: UserIdentifier | None = None,
+            tracker_class: type[Tracker] = Tracker) -> Tracker:
+    """Rebuild a tracker from :func:`snapshot` output, as an instance of
+    ``tracker_class`` (a :class:`Tracker` subclass); raises SnapshotError."""
+    return restore_snapshot(doc, identifier, tracker_class)
 
 
 __all__ = [
