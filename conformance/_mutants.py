@@ -3,7 +3,9 @@
 They prove that the conformance kit catches real mistakes: the test suite
 runs every mutant behind the ordinary adapter protocol and requires both the
 vector runner and the differential fuzzer to flag it. Each mutant is a
-:class:`~privtrak.reference.Tracker` subclass (the bug, in a few lines)
+:class:`~privtrak.reference.Tracker` subclass (the bug, in a few lines,
+overriding only public methods and the extension points the ``Tracker``
+docstring lists)
 wrapped in an :class:`~privtrak.conformance._execute.Execution` subclass,
 so it survives ``snapshot_restore`` like the reference does.
 
@@ -21,12 +23,10 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
-import privtrak.reference._tracker as _tracker_module
 from privtrak import __version__
 from privtrak.reference import (
     AnnounceRequest,
@@ -115,29 +115,11 @@ def _fnv1_shard(user: bytes, shard_count: int) -> int:
     return h % shard_count
 
 
-@contextmanager
-def _shard_function(function: Callable[[bytes, int], int]) -> Iterator[None]:
-    # The core calls its module-level shard_of when it first meets a user;
-    # swapping it for the duration of one announce changes nothing else.
-    namespace = _tracker_module.__dict__
-    saved = namespace["shard_of"]
-    namespace["shard_of"] = function
-    try:
-        yield
-    finally:
-        namespace["shard_of"] = saved
-
-
 class WrongShardHash(Tracker):
     """Picks the shard with FNV-1 instead of FNV-1a (R2.3)."""
 
-    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
-        with _shard_function(_fnv1_shard):
-            return super().announce(request, now)
-
-    def shard_of(self, user: Any) -> int:
-        state = self._users.get(user)
-        return state.shard if state is not None else _fnv1_shard(user, self._config.shard_count)
+    def _shard_of_new_user(self, user: Any) -> int:
+        return _fnv1_shard(user, self._config.shard_count)
 
 
 class StoppedNotRemoving(Tracker):
@@ -212,10 +194,7 @@ class MutantExecution(Execution):
         return self.tracker_class(config, self.identifier(), now=start)
 
     def restore_tracker(self, doc: dict[str, Any]) -> Tracker:
-        tracker = restore(doc, self.identifier())
-        tracker.__class__ = self.tracker_class
-        tracker._configure_hot_path()  # the subclass's hot-path tweaks
-        return tracker
+        return restore(doc, self.identifier(), tracker_class=self.tracker_class)
 
 
 class SnapshotLosesPending(MutantExecution):
