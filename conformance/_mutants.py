@@ -42,6 +42,7 @@ from privtrak.reference import (
 )
 from privtrak.reference._entries import COMPLETED_BIT, UserEntries, pack
 from privtrak.reference._results import CloseReport
+from privtrak.reference._tracker_base import KINDS
 
 from ._adapter import ALL_FEATURES, AdapterInfo, serve
 from ._execute import Execution
@@ -65,6 +66,9 @@ class LostOnFailure(Tracker):
         self._now = max(self._now, now)
         pending = self._batcher.resolve(batch_id)
         self._counts["batches_failed"] += 1
+        # Counted as delivered, so the tracker's own snapshot stays consistent
+        # (restore checks $.counts) and the bug shows in observations only.
+        self._counts["records_delivered"] += len(pending.batch.records)
         return pending.on_path and (
             self._config.policy.handler_failure is HandlerFailure.FAIL_ANNOUNCE)
 
@@ -77,6 +81,9 @@ class DuplicatedOnRetry(Tracker):
         fail_announce = super().batch_failed(batch_id, now)
         for record in batch.records:
             self._batcher.append(batch.shard, record, now)
+            # Counted as emitted again, so the tracker's own snapshot stays
+            # consistent (restore checks $.counts): the bug shows in observations only.
+            self._record_counts[KINDS.index(record.kind)] += 1
         return fail_announce
 
 
@@ -201,7 +208,11 @@ class SnapshotLosesPending(MutantExecution):
     """Restores a snapshot without the records still buffered in shards (R8.3)."""
 
     def restore_tracker(self, doc: dict[str, Any]) -> Tracker:
-        return super().restore_tracker({**doc, "buffers": []})
+        # Restore the whole document (restore refuses one whose buffers are
+        # missing but counted), then rebuild the tracker without its buffers.
+        state = super().restore_tracker(doc).export_state()
+        return self.tracker_class.from_export(
+            replace(state, batcher=replace(state.batcher, buffers=())), self.identifier())
 
 
 def _execution(tracker_class: type[Tracker]) -> type[MutantExecution]:
