@@ -117,25 +117,29 @@ class StateExport(TrackerBase):
         """
         if export.state is TrackerState.CRASHED:
             raise UsageError("a crashed tracker's state is not modelled (R7.3)")
-        t = cls(export.config, identifier, now=export.now)
-        t._state = export.state
-        t._next_gc_at = export.next_gc_at
+        tracker = cls(export.config, identifier, now=export.now)
+        tracker._load(export)
+        return tracker
+
+    def _load(self, export: TrackerExport) -> None:
+        """Take over ``export`` on a tracker just built with its config and ``now``."""
+        self._state = export.state
+        self._next_gc_at = export.next_gc_at
         for user in export.users:
-            t._load_user(user)
-        t._batcher.load(export.batcher)
+            self._load_user(user)
+        self._batcher.load(export.batcher)
         missing = [f for f in LEDGER_FIELDS if f not in export.ledger]
         if missing:
             raise UsageError(f"ledger fields {missing} are missing")
-        t._ledger = {f: export.ledger[f] for f in LEDGER_FIELDS}
+        self._ledger = {f: export.ledger[f] for f in LEDGER_FIELDS}
         causes = [c for c in ATTRIBUTED_CAUSES if c not in export.attributed]
         if causes:
             raise UsageError(f"attributed causes {causes} are missing")
-        t._attributed = {c: list(export.attributed[c]) for c in ATTRIBUTED_CAUSES}
+        self._attributed = {c: list(export.attributed[c]) for c in ATTRIBUTED_CAUSES}
         rest = dict(export.counts)
-        t._outcome_counts = [rest.pop("outcome." + o.value, 0) for o in OUTCOMES]
-        t._record_counts = [rest.pop("record." + k.value, 0) for k in KINDS]
-        t._counts = Counter(rest)
-        return t
+        self._outcome_counts = [rest.pop("outcome." + o.value, 0) for o in OUTCOMES]
+        self._record_counts = [rest.pop("record." + k.value, 0) for k in KINDS]
+        self._counts = Counter(rest)
 
     def _load_user(self, state: UserState) -> None:
         uid = state.user
