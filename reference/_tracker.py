@@ -36,6 +36,8 @@ R7.1  Policy ``purge_on_announce``: the user's other stale entries go.
 R6.1  A buffer at ``batch_size`` is sealed; on the announce path it is
       returned in ``flush`` (R6.3). The buffer is the announcing user's
       shard's, or the single tracker-wide one under ``batch_scope=global``
+      (R6.8).
+
 The tracker is assembled from mixins over :class:`~._tracker_base.TrackerBase`
 (the state and its shared helpers): :mod:`._purge` (R7), :mod:`._delivery`
 (R6.2 to R6.6, R8), :mod:`._views` (the read-only views; how
