@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._batching import BatcherState, BufferState, Pending
 from ._codec import config_to_mapping, encode_batch, encode_record
 from ._config import Config, default_config, parse_config, parse_go_duration
 from ._errors import (
@@ -19,6 +20,7 @@ from ._errors import (
     Unmodelled,
     UsageError,
 )
+from ._export import EntryState, TrackerExport, UserState
 from ._identify import (
     IdentificationError,
     PasskeyIdentifier,
@@ -102,6 +104,8 @@ __all__ = [
     "BaselineKey",
     "Batch",
     "BatchScope",
+    "BatcherState",
+    "BufferState",
     "Cause",
     "CloseReport",
     "Config",
@@ -109,6 +113,7 @@ __all__ = [
     "CounterDecrease",
     "CounterLimit",
     "DeltaRecord",
+    "EntryState",
     "EntryView",
     "Event",
     "ExpiryPanic",
@@ -124,6 +129,7 @@ __all__ = [
     "Outcome",
     "PasskeyIdentifier",
     "PeerId",
+    "Pending",
     "Policy",
     "PrivtrakError",
     "RecordKind",
@@ -135,12 +141,14 @@ __all__ = [
     "StopUndelivered",
     "StoppedUnknown",
     "Tracker",
+    "TrackerExport",
     "TrackerState",
     "UnixSeconds",
     "Unmodelled",
     "UsageError",
     "UserId",
     "UserIdentifier",
+    "UserState",
     "check_counter",
     "config_to_mapping",
     "default_config",

@@ -8,9 +8,19 @@ from dataclasses import replace
 import pytest
 from ref_helpers import make, req
 
-from privtrak.reference import Event, Tracker, UsageError, snapshot
-from privtrak.reference._batching import Batcher, BatcherState, BufferState, Pending
-from privtrak.reference._export import EntryState, TrackerExport, UserState
+from privtrak.reference import (
+    BatcherState,
+    BufferState,
+    EntryState,
+    Event,
+    Pending,
+    Tracker,
+    TrackerExport,
+    UsageError,
+    UserState,
+    snapshot,
+)
+from privtrak.reference._batching import Batcher
 from privtrak.reference._types import Batch
 
 
