@@ -4,8 +4,9 @@ Each is a :class:`~privtrak.reference.Tracker` subclass overriding a method
 of the core (the supported seam: :class:`~._execute.Execution` documents
 ``make_tracker``/``restore_tracker``/``identifier`` as the points to build a
 variant from), or an execution whose identifier or configuration is wrong.
-Batcher bugs are installed by :meth:`MutantTracker.mutate`, which the mutant
-execution calls on every tracker it builds or restores. The first line of
+Batcher bugs are installed through the ``batcher_class`` extension point;
+state bugs by :meth:`MutantTracker.mutate`, which the mutant execution calls
+on every tracker it builds or restores. The first line of
 each docstring says what is broken; :data:`GAP_MUTANTS` maps names to
 factories and is merged into :data:`._mutants.MUTANTS`.
 """
@@ -16,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
-import privtrak.reference._tracker as _tracker_module
 from privtrak.reference import (
     AnnounceRequest,
     AnnounceResult,
@@ -39,15 +39,11 @@ from ._execute import Execution
 
 
 class MutantTracker(Tracker):
-    """A tracker whose :meth:`mutate` may swap in a broken batcher."""
-
-    batcher_class: ClassVar[type[Batcher] | None] = None
+    """A tracker with a :meth:`mutate` step, which the mutant execution runs on
+    every tracker it builds or restores."""
 
     def mutate(self) -> None:
-        """Install the broken parts; called after building and after restoring."""
-        if self.batcher_class is not None:
-            self._batcher.__class__ = self.batcher_class
-        self._configure_hot_path()
+        """Install the broken parts that are state, not code; nothing by default."""
 
 
 class _GapExecution(Execution):
@@ -60,8 +56,7 @@ class _GapExecution(Execution):
         return tracker
 
     def restore_tracker(self, doc: dict[str, Any]) -> Tracker:
-        tracker = restore(doc, self.identifier())
-        tracker.__class__ = self.tracker_class
+        tracker = restore(doc, self.identifier(), tracker_class=self.tracker_class)
         if isinstance(tracker, MutantTracker):
             tracker.mutate()
         return tracker
@@ -80,7 +75,7 @@ class _MergeBehind(Batcher):
             self.first_record_at[index] = pending.batch.records[0].time
 
 
-class MergeBehindNewer(MutantTracker):
+class MergeBehindNewer(Tracker):
     """A failed batch merged back goes behind the records buffered meanwhile (R6.5)."""
 
     batcher_class = _MergeBehind
@@ -94,7 +89,7 @@ class _RetainAtTheEnd(Batcher):
         self.waiting[pending.batch.batch_id] = pending  # not re-sorted by id
 
 
-class RetryLosesItsPlace(MutantTracker):
+class RetryLosesItsPlace(Tracker):
     """A failed batch waits behind batches sealed after it instead of keeping its
     place by id (R6.5)."""
 
@@ -108,7 +103,7 @@ class _RetainNewId(Batcher):
         super().retain(pending, not_before)
 
 
-class RetryNewId(MutantTracker):
+class RetryNewId(Tracker):
     """A retained failed batch is offered again under a new batch id (R6.4, R6.5)."""
 
     batcher_class = _RetainNewId
@@ -123,7 +118,7 @@ class _NewestFirst(Batcher):
         return max(due) if due else None
 
 
-class RetriesNewestFirst(MutantTracker):
+class RetriesNewestFirst(Tracker):
     """Of several batches due at once, the highest id is handed out first (R6.4)."""
 
     batcher_class = _NewestFirst
@@ -366,14 +361,8 @@ def _saturate(value: int) -> int:
 class CreditSaturates(Tracker):
     """Under counter_limit wrap, a credit beyond int64 saturates instead of wrapping (R9.1)."""
 
-    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
-        namespace = _tracker_module.__dict__
-        saved = namespace["wrap_int64"]
-        namespace["wrap_int64"] = _saturate
-        try:
-            return super().announce(request, now)
-        finally:
-            namespace["wrap_int64"] = saved
+    def _wrap_int64(self, value: int) -> int:
+        return _saturate(value)
 
 
 class StartedResetNeedsPeerKeys(Tracker):

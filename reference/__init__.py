@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._batching import BatcherState, BufferState, Pending
 from ._codec import config_to_mapping, encode_batch, encode_record
 from ._config import Config, default_config, parse_config, parse_go_duration
 from ._errors import (
@@ -19,6 +20,7 @@ from ._errors import (
     Unmodelled,
     UsageError,
 )
+from ._export import EntryState, TrackerExport, UserState
 from ._identify import (
     IdentificationError,
     PasskeyIdentifier,
@@ -84,9 +86,11 @@ def snapshot(tracker: Tracker) -> dict[str, Any]:
     return take_snapshot(tracker)
 
 
-def restore(doc: object, identifier: UserIdentifier | None = None) -> Tracker:
-    """Rebuild a tracker from :func:`snapshot` output; raises SnapshotError."""
-    return restore_snapshot(doc, identifier)
+def restore(doc: object, identifier: UserIdentifier | None = None,
+            tracker_class: type[Tracker] = Tracker) -> Tracker:
+    """Rebuild a tracker from :func:`snapshot` output, as an instance of
+    ``tracker_class`` (a :class:`Tracker` subclass); raises SnapshotError."""
+    return restore_snapshot(doc, identifier, tracker_class)
 
 
 __all__ = [
@@ -100,6 +104,8 @@ __all__ = [
     "BaselineKey",
     "Batch",
     "BatchScope",
+    "BatcherState",
+    "BufferState",
     "Cause",
     "CloseReport",
     "Config",
@@ -107,6 +113,7 @@ __all__ = [
     "CounterDecrease",
     "CounterLimit",
     "DeltaRecord",
+    "EntryState",
     "EntryView",
     "Event",
     "ExpiryPanic",
@@ -122,6 +129,7 @@ __all__ = [
     "Outcome",
     "PasskeyIdentifier",
     "PeerId",
+    "Pending",
     "Policy",
     "PrivtrakError",
     "RecordKind",
@@ -133,12 +141,14 @@ __all__ = [
     "StopUndelivered",
     "StoppedUnknown",
     "Tracker",
+    "TrackerExport",
     "TrackerState",
     "UnixSeconds",
     "Unmodelled",
     "UsageError",
     "UserId",
     "UserIdentifier",
+    "UserState",
     "check_counter",
     "config_to_mapping",
     "default_config",

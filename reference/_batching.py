@@ -11,7 +11,9 @@ they came from so the next seal merges them with newer records under a new
 id (``FailedBatch.MERGE``, the seed).
 
 This module holds state and mechanics only; the rules about *when* to seal
-and deliver live in :mod:`._tracker`.
+and deliver live in the tracker (:mod:`._tracker`, :mod:`._delivery`).
+:meth:`Batcher.export` and :meth:`Batcher.load` carry the whole state out and
+back in as plain values (:class:`BatcherState`), for snapshots.
 """
 
 from __future__ import annotations
@@ -33,6 +35,30 @@ class Pending:
     not_before: int
     on_path: bool = False
     """True while it is being delivered on an announce's path (R6.3)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BufferState:
+    """One non-empty buffer as plain values."""
+
+    shard: int | None
+    """The label of its batches: the shard, or ``None`` for the global buffer."""
+    first_record_at: int
+    records: tuple[DeltaRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BatcherState:
+    """Everything a :class:`Batcher` holds, as plain values (copies)."""
+
+    next_batch_id: int
+    sealed_count: int
+    buffers: tuple[BufferState, ...]
+    """The non-empty buffers, in buffer order."""
+    waiting: tuple[Pending, ...]
+    """In delivery order (ascending id)."""
+    in_flight: tuple[Pending, ...]
+    """By ascending id."""
 
 
 class Batcher:
@@ -59,6 +85,69 @@ class Batcher:
         self.sealed_records = 0
         self.sealed_count = 0
         self._age_heap: list[tuple[int, int]] = []
+
+    def export(self) -> BatcherState:
+        """A copy of the whole state; changing it does not change the batcher."""
+        def copy(p: Pending) -> Pending:
+            return Pending(p.batch, p.attempts, p.not_before, p.on_path)
+
+        return BatcherState(
+            next_batch_id=self.next_batch_id,
+            sealed_count=self.sealed_count,
+            buffers=tuple(BufferState(self.label(index), self.first_record_at[index], tuple(buf))
+                          for index, buf in enumerate(self.buffers) if buf),
+            waiting=tuple(copy(p) for p in self.waiting.values()),
+            in_flight=tuple(copy(p) for _, p in sorted(self.in_flight.items())),
+        )
+
+    def load(self, state: BatcherState) -> None:
+        """Take over an exported state; this batcher must be new (nothing sealed yet).
+
+        Raises :class:`UsageError`, changing nothing, if the state breaks the
+        batcher's own invariants: a buffer label that does not fit the scope,
+        a buffer listed twice or empty, a batch id listed twice or not below
+        ``next_batch_id``, waiting batches out of id order.
+        """
+        if self.sealed_count or self.next_batch_id != 1 or self.pending_records:
+            raise UsageError("Batcher.load() needs a new batcher")
+        buffers: dict[int, BufferState] = {}
+        for buf in state.buffers:
+            if not buf.records:
+                raise UsageError(f"buffer {buf.shard!r} is empty; empty buffers are not listed")
+            if not self.global_scope and (buf.shard is None or
+                                          not 0 <= buf.shard < len(self.buffers)):
+                raise UsageError(f"buffer {buf.shard!r} is not a shard of this batcher")
+            index = self.buffer_index(buf.shard)
+            if index in buffers:
+                raise UsageError(f"buffer {buf.shard!r} is listed twice")
+            buffers[index] = buf
+        ids = [p.batch.batch_id for p in (*state.waiting, *state.in_flight)]
+        if len(set(ids)) != len(ids):
+            raise UsageError(f"batch ids {sorted(ids)} repeat")
+        if ids and max(ids) >= state.next_batch_id:
+            raise UsageError(f"batch {max(ids)} is not below next_batch_id "
+                             f"({state.next_batch_id})")
+        waiting_ids = [p.batch.batch_id for p in state.waiting]
+        if waiting_ids != sorted(waiting_ids):
+            raise UsageError(f"waiting batches {waiting_ids} are not in id order")
+        self.next_batch_id = state.next_batch_id
+        self.sealed_count = state.sealed_count
+        for index, buf in buffers.items():
+            self.buffers[index] = list(buf.records)
+            self.first_record_at[index] = buf.first_record_at
+            self.buffered_records += len(buf.records)
+            heapq.heappush(self._age_heap, (buf.first_record_at, index))
+        for target, listed in ((self.waiting, state.waiting), (self.in_flight, state.in_flight)):
+            for p in listed:
+                target[p.batch.batch_id] = Pending(p.batch, p.attempts, p.not_before, p.on_path)
+                self.sealed_records += len(p.batch.records)
+
+    def drop_waiting(self) -> list[Batch]:
+        """Remove every waiting batch and return them in delivery order."""
+        batches = [p.batch for p in self.waiting.values()]
+        self.waiting.clear()
+        self.sealed_records -= sum(len(b.records) for b in batches)
+        return batches
 
     def buffer_index(self, shard: int | None) -> int:
         """The index in :attr:`buffers` of the buffer that takes ``shard``'s records.

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from enum import Enum
 
 Slot = tuple[bytes, int]
-"""One slice element: the entry's key and its packed value (see ``_tracker``)."""
+"""One slice element: the entry's key and its packed value (see ``_entries``)."""
 
 
 class Change(Enum):

@@ -36,32 +36,45 @@ without ``batch_scope`` is read as ``batch_scope: shard``.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._batching import Pending
+from ._batching import BatcherState, BufferState, Pending
 from ._codec import JsonObject, Reader, config_to_mapping, encode_batch, encode_record
-from ._entries import UserEntries, pack, unpack
-from ._errors import Unmodelled
+from ._errors import UsageError
+from ._export import EntryState, TrackerExport, UserState
 from ._identify import UserIdentifier
+from ._policy import BaselineKey, BatchScope
 from ._results import TrackerState
 from ._shard import shard_of
-from ._tracker import _LEDGER_FIELDS, ATTRIBUTED_CAUSES, Tracker
-from ._types import INFO_HASH_LEN, UINT64_MAX, DeltaRecord, InfoHash, PeerId, UserId
+from ._tracker import Tracker
+from ._tracker_base import ATTRIBUTED_CAUSES, LEDGER_FIELDS
+from ._types import (
+    INFO_HASH_LEN,
+    UINT64_MAX,
+    Cause,
+    DeltaRecord,
+    InfoHash,
+    PeerId,
+    RecordKind,
+    UserId,
+)
 
 FORMAT = "privtrak-snapshot"
 VERSION = 2
 READABLE_VERSIONS = (1, 2)
 
+RECORD_COUNTS = tuple("record." + kind.value for kind in RecordKind)
+"""The counters of records emitted, one per kind (``$.counts``)."""
+
 
 def take_snapshot(tracker: Tracker) -> JsonObject:
-    """The complete state of ``tracker`` as a JSON-ready document."""
-    t = tracker
-    b = t._batcher
-    if t._state is TrackerState.CRASHED or t._corrupted:
-        raise Unmodelled("the seed's state after an expiry panic is not modelled (R7.3); "
-                         "it cannot be snapshotted")
+    """The complete state of ``tracker`` as a JSON-ready document.
+
+    Raises :class:`Unmodelled` for a tracker whose state the reference no
+    longer models (after a seed panic under ``expiry_panic = abort``)."""
+    x = tracker.export_state()
+    b = x.batcher
 
     def pending(p: Pending) -> JsonObject:
         return {"batch": encode_batch(p.batch), "attempts": p.attempts,
@@ -70,40 +83,40 @@ def take_snapshot(tracker: Tracker) -> JsonObject:
     return {
         "format": FORMAT,
         "version": VERSION,
-        "config": config_to_mapping(t._config),
-        "state": t._state.value,
-        "now": t._now,
-        "next_gc_at": t._next_gc_at,
+        "config": config_to_mapping(x.config),
+        "state": x.state.value,
+        "now": x.now,
+        "next_gc_at": x.next_gc_at,
         "next_batch_id": b.next_batch_id,
         "sealed_count": b.sealed_count,
         "users": [
-            {"user": uid.hex(), "shard": u.shard, "cap": t._cap_of(uid, u),
-             "entries": [_encode_entry(info_hash, peer, packed)
-                         for info_hash, peer, packed in t._layout.items(u)]}
-            for uid, u in t._users.items()
+            {"user": u.user.hex(), "shard": u.shard, "cap": u.cap,
+             "entries": [_encode_entry(e) for e in u.entries]}
+            for u in x.users
         ],
         "buffers": [
-            {"shard": b.label(index), "first_record_at": b.first_record_at[index],
-             "records": [encode_record(r) for r in buf]}
-            for index, buf in enumerate(b.buffers) if buf
+            {"shard": buf.shard, "first_record_at": buf.first_record_at,
+             "records": [encode_record(r) for r in buf.records]}
+            for buf in b.buffers
         ],
-        "waiting": [pending(p) for p in b.waiting.values()],
-        "in_flight": [pending(p) for _, p in sorted(b.in_flight.items())],
-        "ledger": {k: str(v) for k, v in t._ledger.items()},
-        "attributed": {c.value: [str(v[0]), str(v[1])] for c, v in t._attributed.items()},
-        "counts": t._export_counts(),
+        "waiting": [pending(p) for p in b.waiting],
+        "in_flight": [pending(p) for p in b.in_flight],
+        "ledger": {k: str(v) for k, v in x.ledger.items()},
+        "attributed": {c.value: [str(v[0]), str(v[1])] for c, v in x.attributed.items()},
+        "counts": dict(x.counts),
     }
 
 
-def _encode_entry(info_hash: InfoHash, peer: PeerId | None, packed: int) -> JsonObject:
-    up, down, last_seen, completed = unpack(packed)
-    key = info_hash + peer if peer is not None else info_hash
-    return {"key": key.hex(), "up": str(up), "down": str(down), "last_seen": last_seen,
-            "completed": completed}
+def _encode_entry(e: EntryState) -> JsonObject:
+    key = e.info_hash + e.peer_id if e.peer_id is not None else e.info_hash
+    return {"key": key.hex(), "up": str(e.up), "down": str(e.down), "last_seen": e.last_seen,
+            "completed": e.completed}
 
 
-def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> Tracker:
-    """Rebuild the tracker a snapshot describes.
+def restore_snapshot(doc: object, identifier: UserIdentifier | None = None,
+                     tracker_class: type[Tracker] = Tracker) -> Tracker:
+    """Rebuild the tracker a snapshot describes, as an instance of ``tracker_class``
+    (a :class:`Tracker` subclass keeps its extension points).
 
     Raises :class:`SnapshotError` naming the JSON path of the first problem;
     nothing is returned half-built. Besides each value's type and range, the
@@ -117,7 +130,9 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
     ``next_batch_id``, which is above ``sealed_count`` (ids start at 1); a batch
     in flight has been attempted; a ``closed``
     tracker holds no buffer or batch; a user and, within it, an entry key are
-    listed once.
+    listed once; unless ``closed``, the records emitted (``counts``
+    ``record.*``) less those delivered (``records_delivered``) are the records
+    the snapshot holds in buffers and batches.
     """
     rd = Reader()
     root = rd.obj(doc, "$")
@@ -137,36 +152,93 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
     now = rd.int_(rd.get(root, "now", "$"), "$.now")
     if now < 0:
         raise rd.fail("$.now", f"must not be negative, got {now}")
-    t = Tracker(config, identifier, now=now)
     try:
-        t._state = TrackerState(rd.get(root, "state", "$"))
+        state = TrackerState(rd.get(root, "state", "$"))
     except ValueError:
         raise rd.fail("$.state", "must be open, stopping or closed") from None
-    if t._state is TrackerState.CRASHED:
+    if state is TrackerState.CRASHED:
         raise rd.fail("$.state", "must be open, stopping or closed")
-    t._next_gc_at = rd.int_(rd.get(root, "next_gc_at", "$"), "$.next_gc_at")
-    b = t._batcher
-    b.next_batch_id = rd.int_(rd.get(root, "next_batch_id", "$"), "$.next_batch_id")
-    b.sealed_count = rd.int_(rd.get(root, "sealed_count", "$"), "$.sealed_count")
-    if b.next_batch_id <= b.sealed_count:
-        raise rd.fail("$.next_batch_id", f"must be above sealed_count ({b.sealed_count}): "
+    next_gc_at = rd.int_(rd.get(root, "next_gc_at", "$"), "$.next_gc_at")
+    next_batch_id = rd.int_(rd.get(root, "next_batch_id", "$"), "$.next_batch_id")
+    sealed_count = rd.int_(rd.get(root, "sealed_count", "$"), "$.sealed_count")
+    if next_batch_id <= sealed_count:
+        raise rd.fail("$.next_batch_id", f"must be above sealed_count ({sealed_count}): "
                       f"batch ids start at 1 and each seal takes a new one, got "
-                      f"{b.next_batch_id}")
-    layout = t._layout
-    key_len = 40 if layout.by_peer else 20
-    for i, raw in enumerate(rd.lst(rd.get(root, "users", "$"), "$.users")):
+                      f"{next_batch_id}")
+    by_peer = config.policy.baseline_key is BaselineKey.USER_TORRENT_PEER
+    users = _read_users(rd, rd.lst(rd.get(root, "users", "$"), "$.users"), now=now,
+                        shard_count=config.shard_count, by_peer=by_peer)
+    global_scope = config.policy.batch_scope is BatchScope.GLOBAL
+    buffers = _read_buffers(rd, rd.lst(rd.get(root, "buffers", "$"), "$.buffers"), now=now,
+                            shard_count=config.shard_count, global_scope=global_scope)
+    seen_ids: set[int] = set()
+    waiting, in_flight = (
+        _read_pending(rd, name, rd.lst(rd.get(root, name, "$"), f"$.{name}"), seen_ids,
+                      now=now, next_batch_id=next_batch_id, shard_count=config.shard_count,
+                      global_scope=global_scope)
+        for name in ("waiting", "in_flight"))
+    held = (sum(len(buf.records) for buf in buffers)
+            + sum(len(p.batch.records) for p in (*waiting, *in_flight)))
+    if state is TrackerState.CLOSED:
+        for name, listed in (("buffers", buffers), ("waiting", waiting),
+                             ("in_flight", in_flight)):
+            if listed:
+                raise rd.fail(f"$.{name}", "must be empty: a closed tracker has settled "
+                              "every record and batch (R8.2)")
+    ledger = rd.obj(rd.get(root, "ledger", "$"), "$.ledger")
+    ledger_values = {field: rd.dec(rd.get(ledger, field, "$.ledger"), f"$.ledger.{field}")
+                     for field in LEDGER_FIELDS}
+    attributed = rd.obj(rd.get(root, "attributed", "$"), "$.attributed")
+    attributed_values: dict[Cause, tuple[int, int]] = {}
+    for cause in ATTRIBUTED_CAUSES:
+        pair = rd.lst(rd.get(attributed, cause.value, "$.attributed"), f"$.attributed.{cause}")
+        if len(pair) != 2:
+            raise rd.fail(f"$.attributed.{cause}", "must be [up, down]")
+        attributed_values[cause] = (rd.dec(pair[0], f"$.attributed.{cause}[0]"),
+                                    rd.dec(pair[1], f"$.attributed.{cause}[1]"))
+    counts_doc: Any = rd.obj(rd.get(root, "counts", "$"), "$.counts")
+    counts = {str(k): rd.int_(v, f"$.counts.{k}") for k, v in counts_doc.items()}
+    if state is not TrackerState.CLOSED:
+        _check_record_counts(rd, counts, held)
+    export = TrackerExport(
+        config=config, state=state, now=now, next_gc_at=next_gc_at, users=users,
+        batcher=BatcherState(next_batch_id, sealed_count, buffers, waiting, in_flight),
+        ledger=ledger_values, attributed=attributed_values, counts=counts)
+    try:
+        return tracker_class.from_export(export, identifier)
+    except UsageError as exc:  # every part was checked above; this is a backstop
+        raise rd.fail("$", str(exc)) from None
+
+
+def _check_record_counts(rd: Reader, counts: Mapping[str, int], held: int) -> None:
+    """Every record emitted and not delivered is still held: in a buffer or a batch
+    (records leave a tracker that is not closed only by delivery, R6.4)."""
+    emitted = sum(counts.get(name, 0) for name in RECORD_COUNTS)
+    delivered = counts.get("records_delivered", 0)
+    if emitted - delivered != held:
+        raise rd.fail("$.counts", f"{' + '.join(RECORD_COUNTS)} - records_delivered = "
+                      f"{emitted} - {delivered} = {emitted - delivered} records not yet "
+                      f"delivered, but the buffers and batches hold {held}")
+
+
+def _read_users(rd: Reader, listed: Sequence[object], *, now: int, shard_count: int,
+                by_peer: bool) -> tuple[UserState, ...]:
+    key_len = 40 if by_peer else 20
+    users: dict[UserId, UserState] = {}
+    for i, raw in enumerate(listed):
         path = f"$.users[{i}]"
         u_doc = rd.obj(raw, path)
         uid = UserId(rd.hexbytes(rd.get(u_doc, "user", path), f"{path}.user", 16))
         shard = rd.int_(rd.get(u_doc, "shard", path), f"{path}.shard")
-        if not 0 <= shard < config.shard_count:
-            raise rd.fail(f"{path}.shard", f"must be below shard_count {config.shard_count}")
-        if shard != shard_of(uid, config.shard_count):
+        if not 0 <= shard < shard_count:
+            raise rd.fail(f"{path}.shard", f"must be below shard_count {shard_count}")
+        if shard != shard_of(uid, shard_count):
             raise rd.fail(f"{path}.shard", f"user {uid.hex()} belongs to shard "
-                          f"{shard_of(uid, config.shard_count)} (R2.3), not {shard}")
-        if uid in t._users:
+                          f"{shard_of(uid, shard_count)} (R2.3), not {shard}")
+        if uid in users:
             raise rd.fail(f"{path}.user", f"user {uid.hex()} is listed twice")
-        user = UserEntries(t._shard_numbers[shard], now)
+        entries: list[EntryState] = []
+        keys: set[bytes] = set()
         for j, e_raw in enumerate(rd.lst(rd.get(u_doc, "entries", path), f"{path}.entries")):
             ep = f"{path}.entries[{j}]"
             e_doc = rd.obj(e_raw, ep)
@@ -179,36 +251,36 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
                     raise rd.fail(f"{ep}.{name}", "must be within 0..2**64-1")
             if not 0 <= last_seen <= now:
                 raise rd.fail(f"{ep}.last_seen", f"must be within 0..now ({now})")
-            info_hash = t._intern(InfoHash(key[:INFO_HASH_LEN]))
-            peer = PeerId(key[INFO_HASH_LEN:]) if layout.by_peer else None
-            if layout.get(user, info_hash, peer) is not None:
+            if key in keys:
                 raise rd.fail(f"{ep}.key", "is listed twice for this user")
-            if user.peer is None:
-                user.peer = peer  # the home peer (see ._entries): the first one listed
-            layout.put(user, info_hash, peer, pack(
-                up, down, last_seen, rd.bool_(rd.get(e_doc, "completed", ep), f"{ep}.completed")))
-        user.oldest = min((unpack(e)[2] for _, _, e in layout.items(user)), default=now)
+            keys.add(key)
+            entries.append(EntryState(
+                InfoHash(key[:INFO_HASH_LEN]), PeerId(key[INFO_HASH_LEN:]) if by_peer else None,
+                up, down, last_seen,
+                rd.bool_(rd.get(e_doc, "completed", ep), f"{ep}.completed")))
+        cap: int | None = None
         if "cap" in u_doc:
             cap = rd.int_(u_doc["cap"], f"{path}.cap")
-            held = layout.count(user)
-            if cap < held:
-                raise rd.fail(f"{path}.cap", f"must hold the {held} entries")
-            if t._abort_on_panic:
-                t._set_cap(uid, user, cap)
-        t._users[uid] = user
-        t._entry_count += layout.count(user)
-    for i, raw in enumerate(rd.lst(rd.get(root, "buffers", "$"), "$.buffers")):
+            if cap < len(entries):
+                raise rd.fail(f"{path}.cap", f"must hold the {len(entries)} entries")
+        users[uid] = UserState(uid, shard, cap, tuple(entries))
+    return tuple(users.values())
+
+
+def _read_buffers(rd: Reader, listed: Sequence[object], *, now: int, shard_count: int,
+                  global_scope: bool) -> tuple[BufferState, ...]:
+    buffers: dict[int | None, BufferState] = {}
+    for i, raw in enumerate(listed):
         path = f"$.buffers[{i}]"
         buf_doc = rd.obj(raw, path)
         buf_shard = rd.shard(rd.get(buf_doc, "shard", path), f"{path}.shard")
-        if b.global_scope and buf_shard is not None:
+        if global_scope and buf_shard is not None:
             raise rd.fail(f"{path}.shard", "must be null: batch_scope is global, so the only "
                           "buffer is the global one")
-        if not b.global_scope and (buf_shard is None or buf_shard >= config.shard_count):
+        if not global_scope and (buf_shard is None or buf_shard >= shard_count):
             raise rd.fail(f"{path}.shard", f"must be an integer below shard_count "
-                          f"{config.shard_count} under batch_scope shard, got {buf_shard!r}")
-        index = b.buffer_index(buf_shard)
-        if b.buffers[index]:
+                          f"{shard_count} under batch_scope shard, got {buf_shard!r}")
+        if buf_shard in buffers:
             raise rd.fail(f"{path}.shard", f"buffer {buf_shard!r} is listed twice")
         records = [rd.record(r, f"{path}.records[{j}]")
                    for j, r in enumerate(rd.lst(rd.get(buf_doc, "records", path),
@@ -219,66 +291,52 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
         if since > now:
             raise rd.fail(f"{path}.first_record_at", f"{since} is later than now ({now})")
         _check_records(rd, records, f"{path}.records", shard=buf_shard, latest=now,
-                       latest_name="now", shard_count=config.shard_count)
-        b.buffers[index] = records
-        b.first_record_at[index] = since
-        b.buffered_records += len(records)
-        heapq.heappush(b._age_heap, (since, index))
-    for name, target in (("waiting", b.waiting), ("in_flight", b.in_flight)):
-        for i, raw in enumerate(rd.lst(rd.get(root, name, "$"), f"$.{name}")):
-            path = f"$.{name}[{i}]"
-            p_doc = rd.obj(raw, path)
-            batch = rd.batch(rd.get(p_doc, "batch", path), f"{path}.batch")
-            if (batch.shard is None) != b.global_scope or (
-                    batch.shard is not None and batch.shard >= config.shard_count):
-                want = ("null (batch_scope global)" if b.global_scope else
-                        f"an integer below shard_count {config.shard_count} (batch_scope shard)")
-                raise rd.fail(f"{path}.batch.shard", f"must be {want}, got {batch.shard!r}")
-            batch_id = batch.batch_id
-            if batch_id >= b.next_batch_id:
-                raise rd.fail(f"{path}.batch.batch_id", f"{batch_id} is not below "
-                              f"next_batch_id ({b.next_batch_id}): no such batch was sealed")
-            if batch_id in b.waiting or batch_id in b.in_flight:
-                raise rd.fail(f"{path}.batch.batch_id", f"batch {batch_id} is listed twice")
-            if target and batch_id < max(target):
-                raise rd.fail(f"{path}.batch.batch_id", f"{batch_id} is out of order: "
-                              f"{name} lists batches by ascending id")
-            if batch.sealed_at > now:
-                raise rd.fail(f"{path}.batch.sealed_at",
-                              f"{batch.sealed_at} is later than now ({now})")
-            _check_records(rd, batch.records, f"{path}.batch.records", shard=batch.shard,
-                           latest=batch.sealed_at, latest_name="the batch's sealed_at",
-                           shard_count=config.shard_count)
-            attempts = rd.int_(rd.get(p_doc, "attempts", path), f"{path}.attempts")
-            least = 1 if name == "in_flight" else 0
-            if attempts < least:
-                raise rd.fail(f"{path}.attempts", f"must be at least {least}, got {attempts}")
-            target[batch_id] = Pending(
-                batch,
-                attempts,
-                rd.int_(rd.get(p_doc, "not_before", path), f"{path}.not_before"),
-                rd.bool_(rd.get(p_doc, "on_path", path), f"{path}.on_path"),
-            )
-            b.sealed_records += len(batch.records)
-    if t._state is TrackerState.CLOSED:
-        for name, held in (("buffers", b.buffered_records), ("waiting", len(b.waiting)),
-                           ("in_flight", len(b.in_flight))):
-            if held:
-                raise rd.fail(f"$.{name}", "must be empty: a closed tracker has settled "
-                              "every record and batch (R8.2)")
-    ledger = rd.obj(rd.get(root, "ledger", "$"), "$.ledger")
-    for field in _LEDGER_FIELDS:
-        t._ledger[field] = rd.dec(rd.get(ledger, field, "$.ledger"), f"$.ledger.{field}")
-    attributed = rd.obj(rd.get(root, "attributed", "$"), "$.attributed")
-    for cause in ATTRIBUTED_CAUSES:
-        pair = rd.lst(rd.get(attributed, cause.value, "$.attributed"), f"$.attributed.{cause}")
-        if len(pair) != 2:
-            raise rd.fail(f"$.attributed.{cause}", "must be [up, down]")
-        t._attributed[cause] = [rd.dec(pair[0], f"$.attributed.{cause}[0]"),
-                                rd.dec(pair[1], f"$.attributed.{cause}[1]")]
-    counts: Any = rd.obj(rd.get(root, "counts", "$"), "$.counts")
-    t._import_counts({str(k): rd.int_(v, f"$.counts.{k}") for k, v in counts.items()})
-    return t
+                       latest_name="now", shard_count=shard_count)
+        buffers[buf_shard] = BufferState(buf_shard, since, tuple(records))
+    # The batcher lists its buffers in buffer order, which is shard order.
+    return tuple(buffers[s] for s in sorted(buffers, key=lambda s: -1 if s is None else s))
+
+
+def _read_pending(rd: Reader, name: str, listed: Sequence[object], seen_ids: set[int], *,
+                  now: int, next_batch_id: int, shard_count: int,
+                  global_scope: bool) -> tuple[Pending, ...]:
+    pending: list[Pending] = []
+    for i, raw in enumerate(listed):
+        path = f"$.{name}[{i}]"
+        p_doc = rd.obj(raw, path)
+        batch = rd.batch(rd.get(p_doc, "batch", path), f"{path}.batch")
+        if (batch.shard is None) != global_scope or (
+                batch.shard is not None and batch.shard >= shard_count):
+            want = ("null (batch_scope global)" if global_scope else
+                    f"an integer below shard_count {shard_count} (batch_scope shard)")
+            raise rd.fail(f"{path}.batch.shard", f"must be {want}, got {batch.shard!r}")
+        batch_id = batch.batch_id
+        if batch_id >= next_batch_id:
+            raise rd.fail(f"{path}.batch.batch_id", f"{batch_id} is not below "
+                          f"next_batch_id ({next_batch_id}): no such batch was sealed")
+        if batch_id in seen_ids:
+            raise rd.fail(f"{path}.batch.batch_id", f"batch {batch_id} is listed twice")
+        if pending and batch_id < max(p.batch.batch_id for p in pending):
+            raise rd.fail(f"{path}.batch.batch_id", f"{batch_id} is out of order: "
+                          f"{name} lists batches by ascending id")
+        seen_ids.add(batch_id)
+        if batch.sealed_at > now:
+            raise rd.fail(f"{path}.batch.sealed_at",
+                          f"{batch.sealed_at} is later than now ({now})")
+        _check_records(rd, batch.records, f"{path}.batch.records", shard=batch.shard,
+                       latest=batch.sealed_at, latest_name="the batch's sealed_at",
+                       shard_count=shard_count)
+        attempts = rd.int_(rd.get(p_doc, "attempts", path), f"{path}.attempts")
+        least = 1 if name == "in_flight" else 0
+        if attempts < least:
+            raise rd.fail(f"{path}.attempts", f"must be at least {least}, got {attempts}")
+        pending.append(Pending(
+            batch,
+            attempts,
+            rd.int_(rd.get(p_doc, "not_before", path), f"{path}.not_before"),
+            rd.bool_(rd.get(p_doc, "on_path", path), f"{path}.on_path"),
+        ))
+    return tuple(pending)
 
 
 def _check_records(rd: Reader, records: Sequence[DeltaRecord], path: str, *,

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from ref_helpers import make, req, uid
 
@@ -183,6 +183,49 @@ def test_a_closed_tracker_holds_no_batches() -> None:
     assert err.path == "$.waiting" and "closed" in err.why
 
 
+COUNTED = ("record.transfer", "record.event", "record.purge", "records_delivered")
+"""The counters restore checks against the records a snapshot holds."""
+
+
+def _held(doc: dict[str, Any]) -> int:
+    return sum(len(records) for records in _records(doc))
+
+
+@pytest.mark.parametrize(("key", "delta"), [("record.transfer", 1), ("record.transfer", -1),
+                                            ("records_delivered", 2)])
+def test_counts_that_disagree_with_the_records_held_are_refused(key: str, delta: int) -> None:
+    doc = doc_of(lively())
+    held = _held(doc)
+    counts = doc["counts"]
+    counts[key] = counts.get(key, 0) + delta
+    emitted = sum(counts.get(k, 0) for k in COUNTED[:3])
+    err = refused(doc)
+    assert err.path == "$.counts"
+    assert f"= {emitted - counts.get('records_delivered', 0)} records" in err.why
+    assert f"hold {held}" in err.why
+
+
+def test_a_record_missing_from_a_buffer_is_refused_by_the_counts() -> None:
+    doc = doc_of(lively())
+    del doc["buffers"][0]["records"][0]
+    err = refused(doc)
+    assert err.path == "$.counts" and f"hold {_held(doc)}" in err.why
+
+
+def test_a_closed_tracker_is_not_held_to_the_record_counts() -> None:
+    """After close, the records not delivered were returned or dropped (R8.2); the
+    counters do not tell which, so only the empty buffers and batches are checked."""
+    t = lively()
+    t.stop(now=4)
+    for batch in t.in_flight_batches():
+        t.batch_failed(batch.batch_id, now=4)
+    t.close(now=4)
+    doc = doc_of(t)
+    assert sum(doc["counts"].get(k, 0) for k in COUNTED[:3]) > doc["counts"].get(
+        "records_delivered", 0)
+    assert doc_of(restore(doc)) == doc
+
+
 # --- fuzz: random small traces, one random corruption ---------------------------------
 
 OPS = st.lists(st.tuples(st.sampled_from(["announce"] * 5 + ["stop_event", "gc", "take",
@@ -237,7 +280,7 @@ def corrupted(draw: st.DrawFn) -> dict[str, Any]:
     preset = draw(st.sampled_from(["seed", "recommended"]))
     scope = draw(st.sampled_from(["shard", "global"]))
     doc = doc_of(_run(preset, scope, draw(OPS)))
-    kind = draw(st.sampled_from(["int", "move", "user", "copy_batch", "drop_batch"]))
+    kind = draw(st.sampled_from(["int", "move", "user", "copy_batch", "drop_batch", "count"]))
     if kind == "int":
         leaves = _int_leaves(doc)
         path = draw(st.sampled_from(leaves))
@@ -255,6 +298,9 @@ def corrupted(draw: st.DrawFn) -> dict[str, Any]:
                 draw(st.sampled_from(_records(doc))).append(record)
             else:
                 record["user"] = uid(draw(st.integers(1, 6))).hex()
+    elif kind == "count":
+        key = draw(st.sampled_from(COUNTED))
+        doc["counts"][key] = max(0, doc["counts"].get(key, 0) + draw(st.integers(-3, 3)))
     else:
         pending = [(name, i) for name in ("waiting", "in_flight") for i in range(len(doc[name]))]
         if pending:
@@ -297,3 +343,18 @@ def _assert_consistent(t: Tracker, now: int) -> None:
             assert record.time <= batch.sealed_at
             if not global_scope:
                 assert shard_of(record.user, SHARDS) == batch.shard
+
+
+@given(st.sampled_from(["seed", "recommended"]), st.sampled_from(["shard", "global"]), OPS,
+       st.sampled_from(COUNTED), st.integers(-3, 3).filter(bool))
+def test_a_snapshot_whose_counts_disagree_with_its_records_is_refused(
+        preset: str, scope: str, ops: list[tuple[str, int, int, int]], key: str,
+        delta: int) -> None:
+    """R8.3: unless closed, records emitted less records delivered are the records held."""
+    doc = doc_of(_run(preset, scope, ops))
+    assert doc["state"] == "open"
+    value = doc["counts"].get(key, 0) + delta
+    assume(value >= 0)
+    doc["counts"][key] = value
+    err = refused(doc)
+    assert err.path == "$.counts" and f"hold {_held(doc)}" in err.why
