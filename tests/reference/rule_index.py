@@ -54,7 +54,7 @@ NO_MODEL_STEP: dict[str, str] = {
 """Rules with no step in the model, each with the reason."""
 
 TRACKER_CODE: dict[str, str] = {
-    "R0": "_check_time", "R1": "announce", "R1.1": "PasskeyIdentifier.identify",
+    "R0": "check_time", "R1": "announce", "R1.1": "PasskeyIdentifier.identify",
     "R1.2": "PasskeyIdentifier.identify", "R2.1": "announce", "R2.2": "entries, entry",
     "R2.3": "shard_of", "R3": "announce", "R3.1": "announce", "R3.2": "announce",
     "R3.3": "announce", "R3.4": "announce, ledger", "R4.1": "announce", "R4.2": "announce",
@@ -75,25 +75,38 @@ types and ``_config``; G*: gaps)."""
 
 
 def tracker_code(name: str) -> str:
-    """Where ``name`` of :data:`TRACKER_CODE` is: ``Tracker.<method>``,
-    ``<Class>.<method>`` of ``privtrak.reference``, or ``<module>.<function>``
-    of the reference's private modules; ``LookupError`` if it is nowhere."""
+    """Where ``name`` of :data:`TRACKER_CODE` is, as a markdown link to the
+    file that defines it (relative to ``reference/``): ``Tracker.<method>``
+    (in whichever module of the split class defines it), ``<Class>.<method>``
+    of ``privtrak.reference``, or ``<module>.<function>`` of the reference's
+    private modules; ``LookupError`` if it is nowhere."""
     import privtrak.reference as ref  # noqa: PLC0415
 
     owner, _, attr = name.rpartition(".")
     if owner:
-        if hasattr(getattr(ref, owner, None), attr):
-            return name
-        raise LookupError(f"{name} is not in privtrak.reference")
+        cls = getattr(ref, owner, None)
+        if not hasattr(cls, attr):
+            raise LookupError(f"{name} is not in privtrak.reference")
+        return _linked(name, getattr(cls, attr))
     if hasattr(ref.Tracker, name):
-        return f"Tracker.{name}"
+        return _linked(f"Tracker.{name}", inspect.getattr_static(ref.Tracker, name))
     for path in sorted((ROOT / "reference").glob("_*.py")):
         module = importlib.import_module(f"privtrak.reference.{path.stem}")
         fn = getattr(module, name, None)
         if inspect.isfunction(fn) and fn.__module__ == module.__name__:
-            return f"{path.stem}.{name}"
+            return _linked(f"{path.stem}.{name}", fn)
     raise LookupError(f"{name} is neither a Tracker attribute nor a function of "
                       "privtrak.reference._*")
+
+
+def _linked(label: str, obj: object) -> str:
+    """``[`label`](file.py)`` for the reference module that defines ``obj``."""
+    target = obj.fget if isinstance(obj, property) else obj
+    target = getattr(target, "__func__", target)
+    module = inspect.getmodule(target)
+    if module is None or module.__file__ is None:
+        raise LookupError(f"{label}: no defining module")
+    return f"[`{label}`]({Path(module.__file__).name})"
 
 
 def spec_rules(text: str) -> dict[str, str]:
@@ -191,9 +204,9 @@ def rules_table(spec_text: str) -> str:
     ]
     for rule, title in spec_rules(spec_text).items():
         model = ("none" if rule in NO_MODEL_STEP
-                 else "<br>".join(f"`{short(fn)}`"
+                 else "<br>".join(f"[`{short(fn)}`](model/{short(fn).split('.')[0]}.py)"
                                   for fn in sorted(by_rule.get(rule, []), key=short)))
-        tracker = "<br>".join(f"`{tracker_code(n)}`"
+        tracker = "<br>".join(tracker_code(n)
                               for n in TRACKER_CODE.get(rule, "").split(", ") if n)
         cited = "<br>".join(f"[{Path(f).name}](../{f})" for f in tests.get(rule, []))
         lines.append(f"| [{rule}](SPEC.md{anchor(rule, title)}) {title} | {model} | "
