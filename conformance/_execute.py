@@ -53,6 +53,7 @@ from privtrak.reference import (
     Outcome,
     PasskeyIdentifier,
     RejectCode,
+    Seconds,
     Tracker,
     TrackerState,
     Unmodelled,
@@ -122,13 +123,13 @@ class Execution:
         self.queue: deque[HandlerOutcome] = deque()
         self.taken: list[int] = []
         """Ids of batches taken and not reported yet, in take order."""
-        self.tracker = self.make_tracker(config, start)
+        self.tracker = self.make_tracker(config, Seconds(start))
 
     def identifier(self) -> PasskeyIdentifier:
         """The identifier of the case: passkeys, restricted to the allow-list if any."""
         return PasskeyIdentifier(self.allow_list)
 
-    def make_tracker(self, config: Config, start: int) -> Tracker:
+    def make_tracker(self, config: Config, start: Seconds) -> Tracker:
         """The tracker a case starts with."""
         return Tracker(config, self.identifier(), now=start)
 
@@ -159,36 +160,36 @@ class Execution:
             raise ExecutionError(f"report of taken batch {step.taken}: {len(self.taken)} "
                                  "taken batch(es) are outstanding")
         try:
-            observation = self._apply(step)
+            observation = self._apply(step, Seconds(step.now))
         except Unmodelled as exc:
             raise BeyondModel(str(exc)) from None
         self.now = step.now
         return observation
 
-    def _apply(self, step: TimedStep) -> Observation:
+    def _apply(self, step: TimedStep, now: Seconds) -> Observation:
         if isinstance(step, AnnounceStep):
-            return self._announce(step)
+            return self._announce(step, now)
         if isinstance(step, DeliverStep):
-            return DeliverObservation(self._deliver_due(step.now))
+            return DeliverObservation(self._deliver_due(now))
         if isinstance(step, TakeStep):
-            batch = self.tracker.next_batch(step.now)
+            batch = self.tracker.next_batch(now)
             if batch is not None:
                 self.taken.append(batch.batch_id)
             return TakeObservation(batch)
         if isinstance(step, ReportStep):
             batch_id = self.taken.pop(step.taken)
             if step.outcome is HandlerOutcome.OK:
-                self.tracker.batch_succeeded(batch_id, step.now)
+                self.tracker.batch_succeeded(batch_id, now)
             else:
-                self.tracker.batch_failed(batch_id, step.now)
+                self.tracker.batch_failed(batch_id, now)
             return EmptyObservation()
         if isinstance(step, GcStep):
-            gc = self.tracker.collect_garbage(step.now)
+            gc = self.tracker.collect_garbage(now)
             if gc.order_dependent:
                 return GcObservation(None, None, gc.seed_would_panic)
             return GcObservation(gc.removed_entries, gc.removed_users, gc.seed_would_panic)
         if isinstance(step, StopStep):
-            return self._stop(step.now)
+            return self._stop(now)
         if isinstance(step, SnapshotRestoreStep):
             text = json.dumps(snapshot(self.tracker), sort_keys=True)
             self.tracker = self.restore_tracker(json.loads(text))
@@ -196,7 +197,7 @@ class Execution:
         assert isinstance(step, StateStep)
         return self._state()
 
-    def _deliver(self, batch: Batch, now: int) -> tuple[Delivery, bool]:
+    def _deliver(self, batch: Batch, now: Seconds) -> tuple[Delivery, bool]:
         """Hand ``batch`` to the scripted handler; returns the delivery and
         whether the announce that flushed it must fail."""
         outcome = self.queue.popleft() if self.queue else HandlerOutcome.OK
@@ -205,22 +206,22 @@ class Execution:
             return Delivery(batch, outcome), False
         return Delivery(batch, outcome), self.tracker.batch_failed(batch.batch_id, now)
 
-    def _announce(self, step: AnnounceStep) -> AnnounceObservation:
-        result = self.tracker.announce(step.request, step.now)
+    def _announce(self, step: AnnounceStep, now: Seconds) -> AnnounceObservation:
+        result = self.tracker.announce(step.request, now)
         if result.outcome is Outcome.REJECTED:
             return AnnounceObservation(Status.REJECTED, result.reject, result.outcome, None, (),
                                        False)
         deliveries: tuple[Delivery, ...] = ()
         failed = False
         if result.flush is not None:
-            delivery, failed = self._deliver(result.flush, step.now)
+            delivery, failed = self._deliver(result.flush, now)
             deliveries = (delivery,)
         return AnnounceObservation(
             Status.REJECTED if failed else Status.OK,
             RejectCode.HANDLER_FAILED if failed else None,
             result.outcome, result.record, deliveries, result.seed_would_panic)
 
-    def _deliver_due(self, now: int) -> tuple[Delivery, ...]:
+    def _deliver_due(self, now: Seconds) -> tuple[Delivery, ...]:
         # Terminates: every pass either removes a batch for good or consumes
         # one scripted failure, and the script is finite.
         out = []
@@ -228,7 +229,7 @@ class Execution:
             out.append(self._deliver(batch, now)[0])
         return tuple(out)
 
-    def _stop(self, now: int) -> StopObservation:
+    def _stop(self, now: Seconds) -> StopObservation:
         for batch_id in self.taken:
             self.tracker.batch_failed(batch_id, now)
         self.taken.clear()

@@ -48,7 +48,7 @@ from ._identify import UserIdentifier
 from ._results import TrackerState
 from ._shard import shard_of
 from ._tracker import _LEDGER_FIELDS, ATTRIBUTED_CAUSES, Tracker
-from ._types import INFO_HASH_LEN, UINT64_MAX, DeltaRecord, InfoHash, PeerId, UserId
+from ._types import INFO_HASH_LEN, UINT64_MAX, DeltaRecord, InfoHash, PeerId, Seconds, UserId
 
 FORMAT = "privtrak-snapshot"
 VERSION = 2
@@ -137,7 +137,7 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None) -> T
     now = rd.int_(rd.get(root, "now", "$"), "$.now")
     if now < 0:
         raise rd.fail("$.now", f"must not be negative, got {now}")
-    t = Tracker(config, identifier, now=now)
+    t = Tracker(config, identifier, now=Seconds(now))
     try:
         t._state = TrackerState(rd.get(root, "state", "$"))
     except ValueError:

@@ -96,6 +96,7 @@ from ._types import (
     INT64_MAX,
     AnnounceRequest,
     Batch,
+    ByteCount,
     Cause,
     DeltaRecord,
     Event,
@@ -104,6 +105,7 @@ from ._types import (
     PeerId,
     RecordKind,
     RejectCode,
+    Seconds,
     UserId,
 )
 
@@ -124,6 +126,7 @@ _OPEN = TrackerState.OPEN
     Outcome.STOPPED_UNKNOWN, Outcome.EXPIRED)
 _C_BASELINE, _C_RESET, _C_PURGE_GAP = Cause.BASELINE, Cause.RESET, Cause.PURGE_GAP
 _new_tuple = tuple.__new__
+_NO_BYTES = ByteCount(0)
 
 
 def wrap_int64(value: int) -> int:
@@ -139,7 +142,7 @@ class Tracker:
     """
 
     def __init__(self, config: Config | None = None,
-                 identifier: UserIdentifier | None = None, *, now: int = 0) -> None:
+                 identifier: UserIdentifier | None = None, *, now: Seconds = Seconds(0)) -> None:
         self._config = config if config is not None else Config()
         self._identifier: UserIdentifier = (
             identifier if identifier is not None else PasskeyIdentifier())
@@ -206,14 +209,14 @@ class Tracker:
         return self._state
 
     @property
-    def now(self) -> int:
+    def now(self) -> Seconds:
         """The latest time the driver has passed in."""
         return self._now
 
     @property
-    def next_gc_at(self) -> int:
+    def next_gc_at(self) -> Seconds:
         """When :meth:`collect_garbage` is due next."""
-        return self._next_gc_at
+        return Seconds(self._next_gc_at)
 
     def shard_of(self, user: UserId) -> int:
         """The shard that buffers ``user``'s records (R2.3)."""
@@ -295,15 +298,19 @@ class Tracker:
         """The byte accounting so far (R11)."""
         lg = self._ledger
         return Ledger(
-            credited_up=lg["credited_up"], credited_down=lg["credited_down"],
-            delivered_up=lg["delivered_up"], delivered_down=lg["delivered_down"],
-            dropped_up=lg["dropped_up"], dropped_down=lg["dropped_down"],
-            returned_up=lg["returned_up"], returned_down=lg["returned_down"],
-            pending_up=lg["credited_up"] - lg["delivered_up"] - lg["dropped_up"]
-            - lg["returned_up"],
-            pending_down=lg["credited_down"] - lg["delivered_down"] - lg["dropped_down"]
-            - lg["returned_down"],
-            attributed={c: (v[0], v[1]) for c, v in self._attributed.items()},
+            credited_up=ByteCount(lg["credited_up"]),
+            credited_down=ByteCount(lg["credited_down"]),
+            delivered_up=ByteCount(lg["delivered_up"]),
+            delivered_down=ByteCount(lg["delivered_down"]),
+            dropped_up=ByteCount(lg["dropped_up"]), dropped_down=ByteCount(lg["dropped_down"]),
+            returned_up=ByteCount(lg["returned_up"]),
+            returned_down=ByteCount(lg["returned_down"]),
+            pending_up=ByteCount(lg["credited_up"] - lg["delivered_up"] - lg["dropped_up"]
+                                 - lg["returned_up"]),
+            pending_down=ByteCount(lg["credited_down"] - lg["delivered_down"]
+                                   - lg["dropped_down"] - lg["returned_down"]),
+            attributed={c: (ByteCount(v[0]), ByteCount(v[1]))
+                        for c, v in self._attributed.items()},
         )
 
     def metrics(self) -> Metrics:
@@ -327,7 +334,7 @@ class Tracker:
 
     # -- announces ------------------------------------------------------------
 
-    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+    def announce(self, request: AnnounceRequest, now: Seconds) -> AnnounceResult:
         """Account one announce at ``now``; see the rules in the module docstring.
 
         Raises :class:`UsageError` only for a decreasing ``now``; every
@@ -429,7 +436,7 @@ class Tracker:
         elif self._event_records and record_event is not _NONE and (
                 outcome is not _O_STOPPED_UNKNOWN):
             record = DeltaRecord(_EVENT, user, request.info_hash, request.peer_id,
-                                 0, 0, record_event, request.left, now)
+                                 _NO_BYTES, _NO_BYTES, record_event, request.left, now)
         new_records = (record is not None) + (expired and self._purge_records)
         batcher = self._batcher
         if (self._max_pending is not None and new_records
@@ -542,10 +549,10 @@ class Tracker:
     def _reject(self, code: RejectCode, message: str) -> AnnounceResult:
         self._outcome_counts[_I_REJECTED] += 1
         self._counts["reject." + code] += 1
-        return AnnounceResult(Outcome.REJECTED, None, None, 0, 0, None, 0, 0, None, code,
-                              message, False)
+        return AnnounceResult(Outcome.REJECTED, None, None, _NO_BYTES, _NO_BYTES, None,
+                              _NO_BYTES, _NO_BYTES, None, code, message, False)
 
-    def _seal_full(self, shard: int, now: int) -> Batch | None:
+    def _seal_full(self, shard: int, now: Seconds) -> Batch | None:
         """R6.1/R6.3: seal a full buffer; on the announce path hand it out at once."""
         batcher = self._batcher
         if not self._on_path:
@@ -559,7 +566,7 @@ class Tracker:
     # -- purge ----------------------------------------------------------------
 
     def _drop_entry(self, user: UserId, ustate: UserEntries, info_hash: InfoHash,
-                    peer: PeerId | None, now: int) -> None:
+                    peer: PeerId | None, now: Seconds) -> None:
         """Remove one stale entry, emitting its purge record if the policy says so."""
         self._layout.remove(ustate, info_hash, peer)
         self._entry_count -= 1
@@ -567,7 +574,7 @@ class Tracker:
         if self._purge_records:
             self._record_counts[_I_PURGE] += 1
             buffered = self._batcher.append(ustate.shard, DeltaRecord(
-                _PURGE, user, info_hash, peer, 0, 0, _NONE, None, now), now)
+                _PURGE, user, info_hash, peer, _NO_BYTES, _NO_BYTES, _NONE, None, now), now)
             # R6.1: purges can add many records at once (a GC pass); off the
             # announce path a full buffer is sealed at once so no batch ever
             # exceeds batch_size. On the seed's path the announce seals it.
@@ -638,7 +645,7 @@ class Tracker:
             cap = grown_capacity(cap)
         self._set_cap(user, ustate, cap)
 
-    def _purge_user(self, user: UserId, ustate: UserEntries, cutoff: int, now: int) -> bool:
+    def _purge_user(self, user: UserId, ustate: UserEntries, cutoff: int, now: Seconds) -> bool:
         """Drop ``user``'s entries last seen before ``cutoff`` (R7.1).
 
         Returns whether the seed's expiry loop would have panicked here: it
@@ -668,7 +675,7 @@ class Tracker:
                             default=now)
         return panic
 
-    def collect_garbage(self, now: int) -> GcResult:
+    def collect_garbage(self, now: Seconds) -> GcResult:
         """Purge every entry last seen before ``now - peer_lifetime`` (R7).
 
         Users are visited in ascending id order so purge records are
@@ -744,12 +751,12 @@ class Tracker:
         self._state = TrackerState.CRASHED
         return True
 
-    def _seal_all(self, now: int) -> list[int]:
+    def _seal_all(self, now: Seconds) -> list[int]:
         return self._batcher.seal_all(now)
 
     # -- delivery -------------------------------------------------------------
 
-    def next_batch(self, now: int) -> Batch | None:
+    def next_batch(self, now: Seconds) -> Batch | None:
         """Hand out the next batch due for delivery, or ``None``.
 
         Seals buffers that reached ``max_batch_age`` first (R6.2). The batch
@@ -769,7 +776,7 @@ class Tracker:
             return None
         return self._batcher.take(batch_id).batch
 
-    def batch_succeeded(self, batch_id: int, now: int) -> None:
+    def batch_succeeded(self, batch_id: int, now: Seconds) -> None:
         """The handler persisted the batch: it leaves the tracker for good (R6.4)."""
         _check_time(now, self._now)
         self._check_alive()
@@ -784,7 +791,7 @@ class Tracker:
         self._counts["batches_delivered"] += 1
         self._counts["records_delivered"] += len(records)
 
-    def batch_failed(self, batch_id: int, now: int) -> bool:
+    def batch_failed(self, batch_id: int, now: Seconds) -> bool:
         """The handler reported an error for the batch (R6.5, R6.6).
 
         Under ``retain`` the identical batch waits ``retry_backoff_initial *
@@ -825,7 +832,7 @@ class Tracker:
             self._batcher.retain(pending, self._now)
         return ids
 
-    def next_deadline(self) -> int | None:
+    def next_deadline(self) -> Seconds | None:
         """The earliest time at which something becomes due: a GC, an age
         seal, or a batch whose backoff ends. ``None`` when nothing is due."""
         if self._state in (TrackerState.CLOSED, TrackerState.CRASHED):
@@ -836,11 +843,11 @@ class Tracker:
             if age is not None:
                 candidates.append(age)
         candidates.extend(p.not_before for p in self._batcher.waiting.values())
-        return min(candidates) if candidates else None
+        return Seconds(min(candidates)) if candidates else None
 
     # -- stop -----------------------------------------------------------------
 
-    def stop(self, now: int) -> tuple[Batch, ...]:
+    def stop(self, now: Seconds) -> tuple[Batch, ...]:
         """Begin shutdown (R8): refuse further announces, seal every buffer and
         hand out every waiting batch, ignoring backoff. Deliver them, report
         each outcome, then call :meth:`close`."""
@@ -859,7 +866,7 @@ class Tracker:
             self._entry_count = 0
         return tuple(self._batcher.take(bid).batch for bid in list(self._batcher.waiting))
 
-    def close(self, now: int) -> CloseReport:
+    def close(self, now: Seconds) -> CloseReport:
         """Finish shutdown (R8.2). Every batch handed out must have its outcome
         reported first. What is still undelivered is returned (policy
         ``return``) or dropped and counted (``drop``, the seed)."""
@@ -904,10 +911,10 @@ _LEDGER_FIELDS = ("credited_up", "credited_down", "delivered_up", "delivered_dow
                   "dropped_up", "dropped_down", "returned_up", "returned_down")
 
 
-def _check_time(now: object, previous: int) -> int:
+def _check_time(now: object, previous: int) -> Seconds:
     if type(now) is not int:
         raise UsageError(f"now must be whole seconds as an int, got {now!r}")
     if now < previous:
         raise UsageError(f"now went backwards: {now} < {previous}; the driver's clock "
                          "must not decrease")
-    return now
+    return Seconds(now)
