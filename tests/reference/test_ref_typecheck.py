@@ -4,7 +4,8 @@
 nothing checks them at run time, so only mypy can tell a call that passes a
 counter where a time is due. Each line of ``MISTAKES`` below is a mistake
 listed with the error mypy must report on it; ``CORRECT`` uses the same API
-as intended and must pass ``--strict`` untouched.
+as intended and must pass ``--strict`` untouched, and so must the README's
+example of the reference.
 
 mypy runs once, in-process, on both snippets, against the installed
 ``privtrak.reference`` sources (linked into a temporary ``privtrak``
@@ -82,6 +83,9 @@ for entry in tracker.entries():
 tracker.stop(tracker.next_gc_at)
 '''
 
+ROOT = Path(__file__).resolve().parents[2]
+_README_EXAMPLE = re.compile(r"## The reference in a few lines\n+```python\n(.*?)```", re.S)
+
 _REPORTED = re.compile(r"^(?P<file>[^:]+\.py):(?P<line>\d+): error: (?P<message>.+?)"
                        r"(?:\s+\[[a-z-]+\])?$")
 
@@ -97,14 +101,18 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[int, lis
                                        target_is_directory=True)
     (root / "misused.py").write_text(MISUSED)
     (root / "correct.py").write_text(CORRECT)
+    example = _README_EXAMPLE.search((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert example is not None, "README.md lost its section 'The reference in a few lines'"
+    (root / "readme.py").write_text(example[1])
     (root / "mypy.ini").write_text("[mypy]\n")
     stdout, stderr, status = mypy_api.run([
         "--config-file", str(root / "mypy.ini"), "--strict", "--follow-imports=silent",
         "--cache-dir", str(root / ".mypy_cache"), "--no-error-summary",
         "--show-error-context", "--no-pretty", "--hide-error-codes",
-        str(root / "misused.py"), str(root / "correct.py")])
+        str(root / "misused.py"), str(root / "correct.py"), str(root / "readme.py")])
     assert status in (0, 1), f"mypy could not run (status {status}):\n{stdout}{stderr}"
-    found: dict[str, dict[int, list[str]]] = {"misused.py": {}, "correct.py": {}}
+    found: dict[str, dict[int, list[str]]] = {"misused.py": {}, "correct.py": {},
+                                              "readme.py": {}}
     for line in stdout.splitlines():
         match = _REPORTED.match(line)
         if match is None:
@@ -132,3 +140,9 @@ def test_the_intended_use_passes_strict_checking(
         reports: dict[str, dict[int, list[str]]]) -> None:
     """The same API used as intended: no error at all."""
     assert reports["correct.py"] == {}
+
+
+def test_the_readme_example_passes_strict_checking(
+        reports: dict[str, dict[int, list[str]]]) -> None:
+    """The README's first Python example is typed as the API asks."""
+    assert reports["readme.py"] == {}
