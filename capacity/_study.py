@@ -85,9 +85,9 @@ def build_report(study: Study, out: Path, *, workers: int | None = None,
                         executor=executor, on_done=count)
     outcome = analyse(study, results)
     wall = time.perf_counter() - started
-    count = workers or default_workers()
+    local = workers or default_workers()
     where = (f"Dask at {dask}" if dask
-             else f"{count} local process" + ("" if count == 1 else "es"))
+             else f"{local} local process" + ("" if local == 1 else "es"))
     write_report(outcome, out, Header(wall, where, command, simulated=cached[1],
                                       from_cache=cached[0]))
     return outcome

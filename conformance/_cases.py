@@ -26,6 +26,7 @@ from typing import Any
 
 from privtrak.reference import (
     AnnounceRequest,
+    ByteCount,
     DeltaRecord,
     Event,
     InfoHash,
@@ -123,7 +124,8 @@ class CaseBuilder:
         """Announce for user ``u``, torrent ``t``, peer ``p`` with absolute counters."""
         request = AnnounceRequest(
             passkey_credential(user(u)) if credential is None else credential,
-            torrent(t), peer(p), up, down, left, Event(event), ip, port)
+            torrent(t), peer(p), ByteCount(up), ByteCount(down), ByteCount(left), Event(event),
+            ip, port)
         obs = self.run(AnnounceStep(now, request))
         assert isinstance(obs, AnnounceObservation)
         return obs

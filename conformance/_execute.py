@@ -60,6 +60,7 @@ from privtrak.reference import (
     Outcome,
     PasskeyIdentifier,
     RejectCode,
+    Seconds,
     Tracker,
     TrackerState,
     Unmodelled,
@@ -118,31 +119,31 @@ class Accounting(Protocol):
         """The life-cycle state."""
         ...
 
-    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+    def announce(self, request: AnnounceRequest, now: Seconds) -> AnnounceResult:
         """R3.1."""
         ...
 
-    def next_batch(self, now: int) -> Batch | None:
+    def next_batch(self, now: Seconds) -> Batch | None:
         """R6.4."""
         ...
 
-    def batch_succeeded(self, batch_id: int, now: int) -> None:
+    def batch_succeeded(self, batch_id: int, now: Seconds) -> None:
         """R6.4."""
         ...
 
-    def batch_failed(self, batch_id: int, now: int) -> bool:
+    def batch_failed(self, batch_id: int, now: Seconds) -> bool:
         """R6.5."""
         ...
 
-    def collect_garbage(self, now: int) -> GcResult:
+    def collect_garbage(self, now: Seconds) -> GcResult:
         """R7."""
         ...
 
-    def stop(self, now: int) -> tuple[Batch, ...]:
+    def stop(self, now: Seconds) -> tuple[Batch, ...]:
         """R8."""
         ...
 
-    def close(self, now: int) -> CloseReport:
+    def close(self, now: Seconds) -> CloseReport:
         """R8.2."""
         ...
 
@@ -150,7 +151,7 @@ class Accounting(Protocol):
         """R2.2."""
         ...
 
-    def next_deadline(self) -> int | None:
+    def next_deadline(self) -> Seconds | None:
         """R6.2."""
         ...
 
@@ -185,13 +186,13 @@ class Execution:
         self.queue: deque[HandlerOutcome] = deque()
         self.taken: list[int] = []
         """Ids of batches taken and not reported yet, in take order."""
-        self.tracker: Accounting = self.make_tracker(config, start)
+        self.tracker: Accounting = self.make_tracker(config, Seconds(start))
 
     def identifier(self) -> PasskeyIdentifier:
         """The identifier of the case: passkeys, restricted to the allow-list if any."""
         return PasskeyIdentifier(self.allow_list)
 
-    def make_tracker(self, config: Config, start: int) -> Accounting:
+    def make_tracker(self, config: Config, start: Seconds) -> Accounting:
         """The tracker a case starts with."""
         return Tracker(config, self.identifier(), now=start)
 
@@ -231,43 +232,43 @@ class Execution:
             raise ExecutionError(f"report of taken batch {step.taken}: {len(self.taken)} "
                                  "taken batch(es) are outstanding")
         try:
-            observation = self._apply(step)
+            observation = self._apply(step, Seconds(step.now))
         except Unmodelled as exc:
             raise BeyondModel(str(exc)) from None
         self.now = step.now
         return observation
 
-    def _apply(self, step: TimedStep) -> Observation:
+    def _apply(self, step: TimedStep, now: Seconds) -> Observation:
         if isinstance(step, AnnounceStep):
-            return self._announce(step)
+            return self._announce(step, now)
         if isinstance(step, DeliverStep):
-            return DeliverObservation(self._deliver_due(step.now))
+            return DeliverObservation(self._deliver_due(now))
         if isinstance(step, TakeStep):
-            batch = self.tracker.next_batch(step.now)
+            batch = self.tracker.next_batch(now)
             if batch is not None:
                 self.taken.append(batch.batch_id)
             return TakeObservation(batch)
         if isinstance(step, ReportStep):
             batch_id = self.taken.pop(step.taken)
             if step.outcome is HandlerOutcome.OK:
-                self.tracker.batch_succeeded(batch_id, step.now)
+                self.tracker.batch_succeeded(batch_id, now)
             else:
-                self.tracker.batch_failed(batch_id, step.now)
+                self.tracker.batch_failed(batch_id, now)
             return EmptyObservation()
         if isinstance(step, GcStep):
-            gc = self.tracker.collect_garbage(step.now)
+            gc = self.tracker.collect_garbage(now)
             if gc.order_dependent:
                 return GcObservation(None, None, gc.seed_would_panic)
             return GcObservation(gc.removed_entries, gc.removed_users, gc.seed_would_panic)
         if isinstance(step, StopStep):
-            return self._stop(step.now)
+            return self._stop(now)
         if isinstance(step, SnapshotRestoreStep):
             self.save_and_restore()
             return EmptyObservation()
         assert isinstance(step, StateStep)
         return self._state()
 
-    def _deliver(self, batch: Batch, now: int) -> tuple[Delivery, bool]:
+    def _deliver(self, batch: Batch, now: Seconds) -> tuple[Delivery, bool]:
         """Hand ``batch`` to the scripted handler; returns the delivery and
         whether the announce that flushed it must fail."""
         outcome = self.queue.popleft() if self.queue else HandlerOutcome.OK
@@ -276,22 +277,22 @@ class Execution:
             return Delivery(batch, outcome), False
         return Delivery(batch, outcome), self.tracker.batch_failed(batch.batch_id, now)
 
-    def _announce(self, step: AnnounceStep) -> AnnounceObservation:
-        result = self.tracker.announce(step.request, step.now)
+    def _announce(self, step: AnnounceStep, now: Seconds) -> AnnounceObservation:
+        result = self.tracker.announce(step.request, now)
         if result.outcome is Outcome.REJECTED:
             return AnnounceObservation(Status.REJECTED, result.reject, result.outcome, None, (),
                                        False)
         deliveries: tuple[Delivery, ...] = ()
         failed = False
         if result.flush is not None:
-            delivery, failed = self._deliver(result.flush, step.now)
+            delivery, failed = self._deliver(result.flush, now)
             deliveries = (delivery,)
         return AnnounceObservation(
             Status.REJECTED if failed else Status.OK,
             RejectCode.HANDLER_FAILED if failed else None,
             result.outcome, result.record, deliveries, result.seed_would_panic)
 
-    def _deliver_due(self, now: int) -> tuple[Delivery, ...]:
+    def _deliver_due(self, now: Seconds) -> tuple[Delivery, ...]:
         # Terminates: every pass either removes a batch for good or consumes
         # one scripted failure, and the script is finite.
         out = []
@@ -299,7 +300,7 @@ class Execution:
             out.append(self._deliver(batch, now)[0])
         return tuple(out)
 
-    def _stop(self, now: int) -> StopObservation:
+    def _stop(self, now: Seconds) -> StopObservation:
         for batch_id in self.taken:
             self.tracker.batch_failed(batch_id, now)
         self.taken.clear()

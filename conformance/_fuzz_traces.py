@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from privtrak.reference import (
     AnnounceRequest,
+    ByteCount,
     Config,
     Event,
     InfoHash,
@@ -334,5 +335,5 @@ def _request(plan: _Plan, counters: dict[tuple[int, int, int], tuple[int, int]]
     counters[key] = (new_up, new_down)
     credential = CREDENTIAL_FORMS[plan.credential_form](USERS[plan.user])
     return AnnounceRequest(credential, InfoHash(TORRENTS[plan.torrent]),
-                           PeerId(PEERS[plan.peer]), new_up, new_down, plan.left, plan.event,
-                           "10.0.0.1", 6881)
+                           PeerId(PEERS[plan.peer]), ByteCount(new_up), ByteCount(new_down),
+                           ByteCount(plan.left), plan.event, "10.0.0.1", 6881)

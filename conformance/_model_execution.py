@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from privtrak import __version__
-from privtrak.reference import Config
+from privtrak.reference import Config, Seconds
 from privtrak.reference.model import Model
 
 from ._adapter import ALL_FEATURES, AdapterInfo
@@ -28,7 +28,7 @@ MODEL_INFO = AdapterInfo("privtrak-model", __version__, ALL_FEATURES)
 class ModelExecution(Execution):
     """One fresh model driven step by step (see :class:`Execution`)."""
 
-    def make_tracker(self, config: Config, start: int) -> Model:
+    def make_tracker(self, config: Config, start: Seconds) -> Model:
         """The model a case starts with, with the case's identifier."""
         return Model(config, self.identifier(), now=start)
 

@@ -32,9 +32,11 @@ from privtrak.reference import (
     AnnounceRequest,
     AnnounceResult,
     Config,
+    Duration,
     Event,
     HandlerFailure,
     Outcome,
+    Seconds,
     StopUndelivered,
     Tracker,
     restore,
@@ -62,7 +64,7 @@ class BatchSizeOffByOne(Tracker):
 class LostOnFailure(Tracker):
     """Forgets a batch whose delivery failed instead of retrying it (R6.5)."""
 
-    def batch_failed(self, batch_id: int, now: int) -> bool:
+    def batch_failed(self, batch_id: int, now: Seconds) -> bool:
         self._now = max(self._now, now)
         pending = self._batcher.resolve(batch_id)
         self._counts["batches_failed"] += 1
@@ -76,7 +78,7 @@ class LostOnFailure(Tracker):
 class DuplicatedOnRetry(Tracker):
     """A failed batch's records come back twice: retried, and also re-buffered (R6.5)."""
 
-    def batch_failed(self, batch_id: int, now: int) -> bool:
+    def batch_failed(self, batch_id: int, now: Seconds) -> bool:
         batch = self._batcher.in_flight[batch_id].batch
         fail_announce = super().batch_failed(batch_id, now)
         for record in batch.records:
@@ -100,7 +102,7 @@ class PurgeTooEarly(Tracker):
 
     def _configure_hot_path(self) -> None:
         super()._configure_hot_path()
-        self._lifetime = self._config.peer_lifetime - 1
+        self._lifetime = Duration(self._config.peer_lifetime - 1)
 
 
 class PurgeNever(Tracker):
@@ -110,7 +112,7 @@ class PurgeNever(Tracker):
         super()._configure_hot_path()
         self._expire_stale = False
 
-    def _purge_user(self, user: Any, ustate: UserEntries, cutoff: int, now: int) -> bool:
+    def _purge_user(self, user: Any, ustate: UserEntries, cutoff: int, now: Seconds) -> bool:
         return False
 
 
@@ -132,7 +134,7 @@ class WrongShardHash(Tracker):
 class StoppedNotRemoving(Tracker):
     """Keeps the entry after a ``stopped`` announce on a known entry (R5.1)."""
 
-    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+    def announce(self, request: AnnounceRequest, now: Seconds) -> AnnounceResult:
         result = super().announce(request, now)
         if result.outcome is Outcome.STOPPED and result.user is not None:
             user = result.user
@@ -160,7 +162,7 @@ class CounterWrapRecommended(Tracker):
 class CompletedTwice(Tracker):
     """Forgets that an entry already completed, so every ``completed`` is a snatch (R5.2)."""
 
-    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+    def announce(self, request: AnnounceRequest, now: Seconds) -> AnnounceResult:
         result = super().announce(request, now)
         if request.event is Event.COMPLETED and result.user is not None:
             ustate = self._users.get(result.user)
@@ -181,7 +183,7 @@ class NoBackoff(Tracker):
 class StopDrops(Tracker):
     """Drops undelivered batches at close even when the policy says return them (R8.2)."""
 
-    def close(self, now: int) -> CloseReport:
+    def close(self, now: Seconds) -> CloseReport:
         policy = self._config.policy
         if policy.stop_undelivered is StopUndelivered.RETURN:
             self._config = replace(self._config, policy=replace(
@@ -197,7 +199,7 @@ class MutantExecution(Execution):
 
     tracker_class: ClassVar[type[Tracker]] = Tracker
 
-    def make_tracker(self, config: Config, start: int) -> Tracker:
+    def make_tracker(self, config: Config, start: Seconds) -> Tracker:
         return self.tracker_class(config, self.identifier(), now=start)
 
     def restore_tracker(self, doc: dict[str, Any]) -> Tracker:

@@ -21,10 +21,12 @@ from privtrak.reference import (
     AnnounceRequest,
     AnnounceResult,
     Config,
+    Duration,
     ExpiryPanic,
     IdentificationError,
     PasskeyIdentifier,
     RejectCode,
+    Seconds,
     StopEntries,
     Tracker,
     TrackerState,
@@ -49,7 +51,7 @@ class MutantTracker(Tracker):
 class _GapExecution(Execution):
     tracker_class: ClassVar[type[Tracker]] = Tracker
 
-    def make_tracker(self, config: Config, start: int) -> Tracker:
+    def make_tracker(self, config: Config, start: Seconds) -> Tracker:
         tracker = self.tracker_class(config, self.identifier(), now=start)
         if isinstance(tracker, MutantTracker):
             tracker.mutate()
@@ -141,7 +143,7 @@ class BackoffDoubledEarly(Tracker):
 class StopSkipsBackingOff(Tracker):
     """Stop hands out only batches whose backoff is over; the rest stay to close (R8)."""
 
-    def stop(self, now: int) -> tuple[Any, ...]:
+    def stop(self, now: Seconds) -> tuple[Any, ...]:
         waiting = self._batcher.waiting
         held = {b: p for b, p in waiting.items() if p.not_before > now}
         for b in held:
@@ -168,7 +170,7 @@ class RestoreForgetsCompleted(MutantTracker):
 class CompletedBaselineUnflagged(Tracker):
     """An entry created by a completed announce does not get the completed flag (R5.2)."""
 
-    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+    def announce(self, request: AnnounceRequest, now: Seconds) -> AnnounceResult:
         result = super().announce(request, now)
         if result.outcome.value == "baseline" and request.event.value == "completed":
             state = self._users.get(result.user) if result.user is not None else None
@@ -187,7 +189,7 @@ class CompletedBaselineUnflagged(Tracker):
 class DeadlineIgnoresBackoff(Tracker):
     """next_deadline leaves out batches backing off (R6.5)."""
 
-    def next_deadline(self) -> int | None:
+    def next_deadline(self) -> Seconds | None:
         waiting = self._batcher.waiting
         saved = dict(waiting)
         waiting.clear()
@@ -200,7 +202,7 @@ class DeadlineIgnoresBackoff(Tracker):
 class DeadlineIgnoresAge(Tracker):
     """next_deadline leaves out the age seal of buffered records (R6.2)."""
 
-    def next_deadline(self) -> int | None:
+    def next_deadline(self) -> Seconds | None:
         config = self._config
         self._config = replace(config, max_batch_age=None)
         try:
@@ -212,7 +214,7 @@ class DeadlineIgnoresAge(Tracker):
 class DeadlineIgnoresGc(Tracker):
     """next_deadline leaves out the next garbage collection (R7)."""
 
-    def next_deadline(self) -> int | None:
+    def next_deadline(self) -> Seconds | None:
         state = self._state
         self._state = TrackerState.STOPPING if state is TrackerState.OPEN else state
         try:
@@ -224,10 +226,10 @@ class DeadlineIgnoresGc(Tracker):
 class AgeSealLate(Tracker):
     """A buffer is sealed one second after it reached max_batch_age (R6.2)."""
 
-    def next_batch(self, now: int) -> Any:
+    def next_batch(self, now: Seconds) -> Any:
         config = self._config
         if config.max_batch_age is not None:
-            self._config = replace(config, max_batch_age=config.max_batch_age + 1)
+            self._config = replace(config, max_batch_age=Duration(config.max_batch_age + 1))
         try:
             return super().next_batch(now)
         finally:
@@ -248,7 +250,7 @@ class SeedGcCompletes(Tracker):
 class SeedStopKeeps(Tracker):
     """The seed's stop keeps the baselines Go's Stop throws away (R8.3)."""
 
-    def stop(self, now: int) -> tuple[Any, ...]:
+    def stop(self, now: Seconds) -> tuple[Any, ...]:
         policy = self._config.policy
         self._config = replace(self._config, policy=replace(
             policy, stop_entries=StopEntries.KEEP))
@@ -261,7 +263,7 @@ class SeedStopKeeps(Tracker):
 class PanicStillFlushes(Tracker):
     """After an announce-path panic the size check still flushes the buffer (R7.3)."""
 
-    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+    def announce(self, request: AnnounceRequest, now: Seconds) -> AnnounceResult:
         result = super().announce(request, now)
         if result.seed_would_panic and result.flush is None and (
                 self._config.policy.expiry_panic is ExpiryPanic.ABORT):
@@ -347,7 +349,7 @@ class AgeReadAsMinutes(_GapExecution):
     def __init__(self, config: Config, start: int = 0,
                  allow_list: frozenset[UserId] | None = None) -> None:
         if config.max_batch_age is not None:
-            config = replace(config, max_batch_age=config.max_batch_age * 60)
+            config = replace(config, max_batch_age=Duration(config.max_batch_age * 60))
         super().__init__(config, start, allow_list)
 
 
@@ -385,7 +387,7 @@ class PendingBoundOffByOne(Tracker):
 class GcDoesNotSeal(Tracker):
     """Garbage collection never seals the buffers, whatever flush_on_gc says (R6.2)."""
 
-    def collect_garbage(self, now: int) -> Any:
+    def collect_garbage(self, now: Seconds) -> Any:
         policy = self._config.policy
         self._config = replace(self._config, policy=replace(policy, flush_on_gc=False))
         try:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from ._errors import UsageError
 from ._policy import BatchScope
-from ._types import Batch, DeltaRecord
+from ._types import Batch, DeltaRecord, Seconds
 
 
 @dataclass(slots=True)
@@ -188,16 +188,16 @@ class Batcher:
         self.buffered_records += 1
         return len(buf)
 
-    def seal(self, shard: int | None, now: int, on_path: bool = False) -> Pending:
+    def seal(self, shard: int | None, now: Seconds, on_path: bool = False) -> Pending:
         """Turn the whole buffer of ``shard`` into a new batch that waits to be taken."""
         return self._seal_index(self.buffer_index(shard), now, on_path)
 
-    def seal_all(self, now: int) -> list[int]:
+    def seal_all(self, now: Seconds) -> list[int]:
         """Seal every non-empty buffer in buffer order; return the new batch ids."""
         return [self._seal_index(index, now, False).batch.batch_id
                 for index, buf in enumerate(self.buffers) if buf]
 
-    def _seal_index(self, index: int, now: int, on_path: bool) -> Pending:
+    def _seal_index(self, index: int, now: Seconds, on_path: bool) -> Pending:
         records = tuple(self.buffers[index])
         if not records:
             label = "the global buffer" if self.global_scope else f"shard {index}"
@@ -212,7 +212,7 @@ class Batcher:
         self.waiting[batch.batch_id] = pending
         return pending
 
-    def seal_aged(self, now: int, max_age: int) -> list[int]:
+    def seal_aged(self, now: Seconds, max_age: int) -> list[int]:
         """Seal every buffer whose first record is ``max_age`` seconds old or older."""
         sealed: list[int] = []
         heap = self._age_heap

@@ -19,11 +19,13 @@ from ._policy import POLICY_FIELDS
 from ._types import (
     UINT64_MAX,
     Batch,
+    ByteCount,
     DeltaRecord,
     Event,
     InfoHash,
     PeerId,
     RecordKind,
+    Seconds,
     UserId,
 )
 
@@ -187,11 +189,11 @@ class Reader:
             UserId(self.hexbytes(doc["user"], f"{path}.user", 16)),
             InfoHash(self.hexbytes(doc["info_hash"], f"{path}.info_hash", 20)),
             None if peer is None else PeerId(self.hexbytes(peer, f"{path}.peer_id", 20)),
-            self.dec(doc["up"], f"{path}.up"),
-            self.dec(doc["down"], f"{path}.down"),
+            ByteCount(self.dec(doc["up"], f"{path}.up")),
+            ByteCount(self.dec(doc["down"], f"{path}.down")),
             self.enum_(Event, doc["event"], f"{path}.event"),
-            None if left is None else self.dec(left, f"{path}.left", unsigned=True),
-            self.int_(doc["time"], f"{path}.time"),
+            None if left is None else ByteCount(self.dec(left, f"{path}.left", unsigned=True)),
+            Seconds(self.int_(doc["time"], f"{path}.time")),
         )
 
     def batch(self, value: object, path: str) -> Batch:
@@ -202,7 +204,7 @@ class Reader:
             self.int_(doc["batch_id"], f"{path}.batch_id", 1),
             self.shard(doc["shard"], f"{path}.shard"),
             tuple(self.record(r, f"{path}.records[{i}]") for i, r in enumerate(records)),
-            self.int_(doc["sealed_at"], f"{path}.sealed_at"),
+            Seconds(self.int_(doc["sealed_at"], f"{path}.sealed_at")),
         )
 
     def config(self, value: object, path: str) -> Config:

@@ -33,6 +33,7 @@ from typing import Any
 
 from ._errors import ConfigError
 from ._policy import POLICY_FIELDS, PRESETS, Policy
+from ._types import Duration
 
 _UNIT_NS = {
     "ns": 1,
@@ -83,17 +84,19 @@ class Config:
     policy: Policy = PRESETS["recommended"]
     batch_size: int = 1024
     shard_count: int = 1024
-    gc_interval: int = 180
+    gc_interval: Duration = Duration(180)
     """Seconds between garbage collections."""
-    peer_lifetime: int = 3600
+    peer_lifetime: Duration = Duration(3600)
     """Seconds a baseline survives without an announce."""
     prometheus_reporting_interval: float = 1.0
-    max_batch_age: int | None = 10
+    max_batch_age: Duration | None = Duration(10)
     """Seconds a record may wait in a shard buffer before its batch is sealed."""
     max_pending: int | None = 1_048_576
     """Records held (buffered, sealed or in flight) before announces are refused."""
-    retry_backoff_initial: int = 1
-    retry_backoff_max: int = 300
+    retry_backoff_initial: Duration = Duration(1)
+    """Seconds a failed batch waits before its first retry (R6.5)."""
+    retry_backoff_max: Duration = Duration(300)
+    """The longest wait between retries of a failed batch (R6.5)."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
 

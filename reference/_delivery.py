@@ -11,7 +11,7 @@ from ._errors import UsageError
 from ._policy import FailedBatch, HandlerFailure, StopEntries, StopUndelivered
 from ._results import CloseReport, TrackerState
 from ._tracker_base import TrackerBase, check_time
-from ._types import Batch, RecordKind, RejectCode
+from ._types import Batch, RecordKind, RejectCode, Seconds
 
 _TRANSFER = RecordKind.TRANSFER
 
@@ -19,7 +19,7 @@ _TRANSFER = RecordKind.TRANSFER
 class TrackerDelivery(TrackerBase):
     """Batches out of the tracker and shutdown (R6.2 to R6.6, R8); see the module docstring."""
 
-    def next_batch(self, now: int) -> Batch | None:
+    def next_batch(self, now: Seconds) -> Batch | None:
         """Hand out the next batch due for delivery, or ``None``.
 
         Seals buffers that reached ``max_batch_age`` first (R6.2). The batch
@@ -39,7 +39,7 @@ class TrackerDelivery(TrackerBase):
             return None
         return self._batcher.take(batch_id).batch
 
-    def batch_succeeded(self, batch_id: int, now: int) -> None:
+    def batch_succeeded(self, batch_id: int, now: Seconds) -> None:
         """The handler persisted the batch: it leaves the tracker for good (R6.4)."""
         check_time(now, self._now)
         self._check_alive()
@@ -54,7 +54,7 @@ class TrackerDelivery(TrackerBase):
         self._counts["batches_delivered"] += 1
         self._counts["records_delivered"] += len(records)
 
-    def batch_failed(self, batch_id: int, now: int) -> bool:
+    def batch_failed(self, batch_id: int, now: Seconds) -> bool:
         """The handler reported an error for the batch (R6.5, R6.6).
 
         Under ``retain`` the identical batch waits ``retry_backoff_initial *
@@ -95,7 +95,7 @@ class TrackerDelivery(TrackerBase):
             self._batcher.retain(pending, self._now)
         return ids
 
-    def next_deadline(self) -> int | None:
+    def next_deadline(self) -> Seconds | None:
         """The earliest time at which something becomes due: a GC, an age
         seal, or a batch whose backoff ends. ``None`` when nothing is due."""
         if self._state in (TrackerState.CLOSED, TrackerState.CRASHED):
@@ -106,11 +106,11 @@ class TrackerDelivery(TrackerBase):
             if age is not None:
                 candidates.append(age)
         candidates.extend(p.not_before for p in self._batcher.waiting.values())
-        return min(candidates) if candidates else None
+        return Seconds(min(candidates)) if candidates else None
 
     # -- stop -----------------------------------------------------------------
 
-    def stop(self, now: int) -> tuple[Batch, ...]:
+    def stop(self, now: Seconds) -> tuple[Batch, ...]:
         """Begin shutdown (R8): refuse further announces, seal every buffer and
         hand out every waiting batch, ignoring backoff. Deliver them, report
         each outcome, then call :meth:`close`."""
@@ -129,7 +129,7 @@ class TrackerDelivery(TrackerBase):
             self._entry_count = 0
         return tuple(self._batcher.take(bid).batch for bid in list(self._batcher.waiting))
 
-    def close(self, now: int) -> CloseReport:
+    def close(self, now: Seconds) -> CloseReport:
         """Finish shutdown (R8.2). Every batch handed out must have its outcome
         reported first. What is still undelivered is returned (policy
         ``return``) or dropped and counted (``drop``, the seed)."""

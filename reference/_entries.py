@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from ._types import INFO_HASH_LEN, PEER_ID_LEN, InfoHash, PeerId
+from ._types import INFO_HASH_LEN, PEER_ID_LEN, ByteCount, InfoHash, PeerId, Seconds
 
 U64_MASK = (1 << 64) - 1
 DOWN_SHIFT = 64
@@ -85,10 +85,10 @@ def pack(up: int, down: int, last_seen: int, completed: bool) -> int:
         down << DOWN_SHIFT) | up
 
 
-def unpack(packed: int) -> tuple[int, int, int, bool]:
+def unpack(packed: int) -> tuple[ByteCount, ByteCount, Seconds, bool]:
     """``(up, down, last_seen, completed)`` of a plain baseline."""
-    return (packed & U64_MASK, (packed >> DOWN_SHIFT) & U64_MASK, packed >> SEEN_SHIFT,
-            bool(packed & COMPLETED_BIT))
+    return (ByteCount(packed & U64_MASK), ByteCount((packed >> DOWN_SHIFT) & U64_MASK),
+            Seconds(packed >> SEEN_SHIFT), bool(packed & COMPLETED_BIT))
 
 
 def fold(packed: int, peer: bytes) -> int:

@@ -27,7 +27,7 @@ from ._errors import Unmodelled, UsageError
 from ._identify import UserIdentifier
 from ._results import TrackerState
 from ._tracker_base import ATTRIBUTED_CAUSES, KINDS, LEDGER_FIELDS, OUTCOMES, TrackerBase
-from ._types import UINT64_MAX, Cause, InfoHash, PeerId, UserId
+from ._types import UINT64_MAX, Cause, InfoHash, PeerId, Seconds, UserId
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +61,8 @@ class TrackerExport:
 
     config: Config
     state: TrackerState
-    now: int
-    next_gc_at: int
+    now: Seconds
+    next_gc_at: Seconds
     users: tuple[UserState, ...]
     batcher: BatcherState
     ledger: Mapping[str, int]
@@ -89,7 +89,7 @@ class StateExport(TrackerBase):
             for uid, u in self._users.items())
         return TrackerExport(
             config=self._config, state=self._state, now=self._now,
-            next_gc_at=self._next_gc_at, users=users, batcher=self._batcher.export(),
+            next_gc_at=Seconds(self._next_gc_at), users=users, batcher=self._batcher.export(),
             ledger=dict(self._ledger),
             attributed={c: (v[0], v[1]) for c, v in self._attributed.items()},
             counts=self._export_counts())

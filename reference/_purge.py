@@ -11,15 +11,15 @@ from ._entries import SEEN_SHIFT, UserEntries
 from ._errors import Unmodelled, UsageError
 from ._go_slices import Change, after_announce_panic, after_gc_panic
 from ._results import GcResult, TrackerState
-from ._tracker_base import I_PURGE, TrackerBase, check_time
-from ._types import DeltaRecord, Event, InfoHash, PeerId, RecordKind, UserId
+from ._tracker_base import I_PURGE, NO_BYTES, TrackerBase, check_time
+from ._types import DeltaRecord, Event, InfoHash, PeerId, RecordKind, Seconds, UserId
 
 
 class TrackerPurge(TrackerBase):
     """Dropping stale entries (R7); see the module docstring."""
 
     def _drop_entry(self, user: UserId, ustate: UserEntries, info_hash: InfoHash,
-                    peer: PeerId | None, now: int) -> None:
+                    peer: PeerId | None, now: Seconds) -> None:
         """Remove one stale entry, emitting its purge record if the policy says so."""
         self._layout.remove(ustate, info_hash, peer)
         self._entry_count -= 1
@@ -27,7 +27,8 @@ class TrackerPurge(TrackerBase):
         if self._purge_records:
             self._record_counts[I_PURGE] += 1
             buffered = self._batcher.append(ustate.shard, DeltaRecord(
-                RecordKind.PURGE, user, info_hash, peer, 0, 0, Event.NONE, None, now), now)
+                RecordKind.PURGE, user, info_hash, peer, NO_BYTES, NO_BYTES, Event.NONE, None,
+                now), now)
             # R6.1: purges can add many records at once (a GC pass); off the
             # announce path a full buffer is sealed at once so no batch ever
             # exceeds batch_size. On the seed's path the announce seals it.
@@ -64,7 +65,7 @@ class TrackerPurge(TrackerBase):
         return True
 
 
-    def _purge_user(self, user: UserId, ustate: UserEntries, cutoff: int, now: int) -> bool:
+    def _purge_user(self, user: UserId, ustate: UserEntries, cutoff: int, now: Seconds) -> bool:
         """Drop ``user``'s entries last seen before ``cutoff`` (R7.1).
 
         Returns whether the seed's expiry loop would have panicked here: it
@@ -94,7 +95,7 @@ class TrackerPurge(TrackerBase):
                             default=now)
         return panic
 
-    def collect_garbage(self, now: int) -> GcResult:
+    def collect_garbage(self, now: Seconds) -> GcResult:
         """Purge every entry last seen before ``now - peer_lifetime`` (R7).
 
         Users are visited in ascending id order so purge records are

@@ -8,7 +8,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ._types import Batch, Cause, DeltaRecord, InfoHash, Outcome, PeerId, RejectCode, UserId
+from ._types import (
+    Batch,
+    ByteCount,
+    Cause,
+    DeltaRecord,
+    InfoHash,
+    Outcome,
+    PeerId,
+    RejectCode,
+    Seconds,
+    UserId,
+)
 
 
 class TrackerState(enum.StrEnum):
@@ -38,11 +49,11 @@ class AnnounceResult(NamedTuple):
     outcome: Outcome
     user: UserId | None
     record: DeltaRecord | None
-    credited_up: int
-    credited_down: int
+    credited_up: ByteCount
+    credited_down: ByteCount
     cause: Cause | None
-    attributed_up: int
-    attributed_down: int
+    attributed_up: ByteCount
+    attributed_down: ByteCount
     flush: Batch | None
     reject: RejectCode | None
     message: str
@@ -83,9 +94,9 @@ class EntryView(NamedTuple):
     user: UserId
     info_hash: InfoHash
     peer_id: PeerId | None
-    uploaded: int
-    downloaded: int
-    last_seen: int
+    uploaded: ByteCount
+    downloaded: ByteCount
+    last_seen: Seconds
     completed: bool
 
 
@@ -99,17 +110,17 @@ class Ledger:
     credited.
     """
 
-    credited_up: int
-    credited_down: int
-    delivered_up: int
-    delivered_down: int
-    dropped_up: int
-    dropped_down: int
-    returned_up: int
-    returned_down: int
-    pending_up: int
-    pending_down: int
-    attributed: Mapping[Cause, tuple[int, int]]
+    credited_up: ByteCount
+    credited_down: ByteCount
+    delivered_up: ByteCount
+    delivered_down: ByteCount
+    dropped_up: ByteCount
+    dropped_down: ByteCount
+    returned_up: ByteCount
+    returned_down: ByteCount
+    pending_up: ByteCount
+    pending_down: ByteCount
+    attributed: Mapping[Cause, tuple[ByteCount, ByteCount]]
 
 
 @dataclass(frozen=True, slots=True)

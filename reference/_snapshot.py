@@ -57,6 +57,7 @@ from ._types import (
     InfoHash,
     PeerId,
     RecordKind,
+    Seconds,
     UserId,
 )
 
@@ -201,7 +202,8 @@ def restore_snapshot(doc: object, identifier: UserIdentifier | None = None,
     if state is not TrackerState.CLOSED:
         _check_record_counts(rd, counts, held)
     export = TrackerExport(
-        config=config, state=state, now=now, next_gc_at=next_gc_at, users=users,
+        config=config, state=state, now=Seconds(now), next_gc_at=Seconds(next_gc_at),
+        users=users,
         batcher=BatcherState(next_batch_id, sealed_count, buffers, waiting, in_flight),
         ledger=ledger_values, attributed=attributed_values, counts=counts)
     try:

@@ -72,6 +72,7 @@ from ._tracker_base import (
     I_STOPPED,
     I_STOPPED_UNKNOWN,
     I_TRANSFER,
+    NO_BYTES,
     check_time,
     wrap_int64,
 )
@@ -85,6 +86,7 @@ from ._types import (
     Outcome,
     RecordKind,
     RejectCode,
+    Seconds,
 )
 from ._views import TrackerViews
 
@@ -141,7 +143,7 @@ class Tracker(TrackerViews, TrackerDelivery, TrackerPurge, StateExport):
     """
     # -- announces ------------------------------------------------------------
 
-    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+    def announce(self, request: AnnounceRequest, now: Seconds) -> AnnounceResult:
         """Account one announce at ``now``; see the rules in the module docstring.
 
         Raises :class:`UsageError` only for a decreasing ``now``; every
@@ -243,7 +245,7 @@ class Tracker(TrackerViews, TrackerDelivery, TrackerPurge, StateExport):
         elif self._event_records and record_event is not _NONE and (
                 outcome is not _O_STOPPED_UNKNOWN):
             record = DeltaRecord(_EVENT, user, request.info_hash, request.peer_id,
-                                 0, 0, record_event, request.left, now)
+                                 NO_BYTES, NO_BYTES, record_event, request.left, now)
         new_records = (record is not None) + (expired and self._purge_records)
         batcher = self._batcher
         if (self._max_pending is not None and new_records
@@ -353,7 +355,7 @@ class Tracker(TrackerViews, TrackerDelivery, TrackerPurge, StateExport):
         return _new_tuple(AnnounceResult, (outcome, user, record, credited_up, credited_down,
                                            cause, att_up, att_down, flush, None, "", panic))
 
-    def _seal_full(self, shard: int, now: int) -> Batch | None:
+    def _seal_full(self, shard: int, now: Seconds) -> Batch | None:
         """R6.1/R6.3: seal a full buffer; on the announce path hand it out at once."""
         batcher = self._batcher
         if not self._on_path:

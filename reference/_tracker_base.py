@@ -50,12 +50,14 @@ from ._shard import shard_of
 from ._types import (
     INFO_HASH_LEN,
     INT64_MAX,
+    ByteCount,
     Cause,
     InfoHash,
     Outcome,
     PeerId,
     RecordKind,
     RejectCode,
+    Seconds,
     UserId,
 )
 
@@ -80,20 +82,24 @@ LEDGER_FIELDS = ("credited_up", "credited_down", "delivered_up", "delivered_down
 """The byte totals the tracker keeps (R11), in ledger order."""
 
 
+NO_BYTES = ByteCount(0)
+"""Zero bytes, for records and results that carry no transfer."""
+
+
 def wrap_int64(value: int) -> int:
     """The seed's ``int64(uint64(a) - uint64(b))``: reduce to the signed 64-bit range."""
     value %= _UINT64
     return value - _UINT64 if value > INT64_MAX else value
 
 
-def check_time(now: object, previous: int) -> int:
+def check_time(now: object, previous: int) -> Seconds:
     """``now`` if it is an int not below ``previous``; else :class:`UsageError` (R0)."""
     if type(now) is not int:
         raise UsageError(f"now must be whole seconds as an int, got {now!r}")
     if now < previous:
         raise UsageError(f"now went backwards: {now} < {previous}; the driver's clock "
                          "must not decrease")
-    return now
+    return Seconds(now)
 
 
 class TrackerBase:
@@ -120,7 +126,8 @@ class TrackerBase:
     the rest of the tracker reads instead of it; an override may change them."""
 
     def __init__(self, config: Config | None = None,
-                 identifier: UserIdentifier | None = None, *, now: int = 0) -> None:
+                 identifier: UserIdentifier | None = None, *,
+                 now: Seconds = Seconds(0)) -> None:
         self._config = config if config is not None else Config()
         self._identifier: UserIdentifier = (
             identifier if identifier is not None else PasskeyIdentifier())
@@ -199,14 +206,14 @@ class TrackerBase:
         return self._state
 
     @property
-    def now(self) -> int:
+    def now(self) -> Seconds:
         """The latest time the driver has passed in."""
         return self._now
 
     @property
-    def next_gc_at(self) -> int:
+    def next_gc_at(self) -> Seconds:
         """When :meth:`collect_garbage` is due next."""
-        return self._next_gc_at
+        return Seconds(self._next_gc_at)
 
     def _check_alive(self) -> None:
         if self._state is TrackerState.CRASHED:
@@ -216,10 +223,11 @@ class TrackerBase:
     def _reject(self, code: RejectCode, message: str) -> AnnounceResult:
         self._outcome_counts[I_REJECTED] += 1
         self._counts["reject." + code] += 1
-        return AnnounceResult(Outcome.REJECTED, None, None, 0, 0, None, 0, 0, None, code,
+        return AnnounceResult(Outcome.REJECTED, None, None, NO_BYTES, NO_BYTES, None, NO_BYTES,
+                              NO_BYTES, None, code,
                               message, False)
 
-    def _seal_all(self, now: int) -> list[int]:
+    def _seal_all(self, now: Seconds) -> list[int]:
         return self._batcher.seal_all(now)
 
     # -- stored entries -----------------------------------------------------------

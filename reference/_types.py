@@ -3,7 +3,11 @@
 Every value here is immutable and validated when it is built, so the core
 never has to re-check what it is handed. Byte identities are ``bytes``
 subtypes (``NewType``) so mypy keeps a user id apart from an infohash; the
-``make_*`` functions are the only way outside input should become one.
+``make_*`` functions are the only way outside input should become one. In
+the same way times and byte counts are ``int`` subtypes: :data:`Seconds`
+(a point on the driver's clock), :data:`Duration` (a length of time) and
+:data:`ByteCount`, so a call that swaps a time and a counter fails
+type-checking. At run time each is a plain ``int``.
 """
 
 from __future__ import annotations
@@ -24,8 +28,31 @@ InfoHash = NewType("InfoHash", bytes)
 PeerId = NewType("PeerId", bytes)
 """The 20-byte peer id a client announces with."""
 
-UnixSeconds = NewType("UnixSeconds", int)
-"""Whole seconds on the driver's clock; the seed's time cache has 1 s resolution."""
+Seconds = NewType("Seconds", int)
+"""A point on the driver's clock, in whole seconds (SPEC.md R0).
+
+Every ``now`` the driver passes in, and every stored time (an entry's
+``last_seen``, a record's ``time``, a batch's ``sealed_at``, the tracker's
+``next_gc_at``). The clock's zero is the driver's choice and the core never
+relates it to the calendar: the server passes Unix time, the simulator its
+scenario's ``start_epoch`` plus simulated seconds, vectors small numbers from
+0. It is never negative and never decreases. (The seed reads a cached wall
+clock with the same 1 s resolution.) A length of time is a :data:`Duration`,
+not a ``Seconds``: ``Seconds(now + config.gc_interval)`` is a point again.
+"""
+
+Duration = NewType("Duration", int)
+"""A length of time in whole seconds: the configured intervals and ages
+(``gc_interval``, ``peer_lifetime``, ``max_batch_age``, the retry backoff).
+Adding one to a :data:`Seconds` gives a plain ``int``; wrap the sum in
+``Seconds(...)`` where it becomes a point on the clock again."""
+
+ByteCount = NewType("ByteCount", int)
+"""A number of bytes: the counters a client reports (``uploaded``,
+``downloaded``, ``left``; absolute totals within ``0 .. 2**64-1``), the
+baselines stored from them, the deltas credited in records and results, and
+the ledger's totals. A credited delta is signed: only the seed preset ever
+makes one negative (R4.1), and it is int64-wrapped (R9.1)."""
 
 UINT64_MAX = 2**64 - 1
 """Largest counter a request may carry at all (the wire type is uint64)."""
@@ -61,8 +88,8 @@ def make_peer_id(raw: object) -> PeerId:
     return PeerId(_fixed_bytes("peer_id", raw, PEER_ID_LEN))
 
 
-def check_counter(field: str, value: object) -> int:
-    """Return ``value`` if it is an int in ``0 .. 2**64-1``; else raise.
+def check_counter(field: str, value: object) -> ByteCount:
+    """Return ``value`` as a :data:`ByteCount` if it is an int in ``0 .. 2**64-1``; else raise.
 
     ``bool`` is refused although it is an ``int`` subclass: ``True`` bytes is
     always a bug in the caller.
@@ -73,7 +100,7 @@ def check_counter(field: str, value: object) -> int:
         raise InvalidInput(field, value, "must not be negative")
     if value > UINT64_MAX:
         raise InvalidInput(field, value, "must fit in an unsigned 64-bit integer")
-    return value
+    return ByteCount(value)
 
 
 class Event(enum.StrEnum):
@@ -162,9 +189,9 @@ class AnnounceRequest:
     credential: str
     info_hash: InfoHash
     peer_id: PeerId
-    uploaded: int
-    downloaded: int
-    left: int
+    uploaded: ByteCount
+    downloaded: ByteCount
+    left: ByteCount
     event: Event = Event.NONE
     ip: str = ""
     port: int = 0
@@ -230,11 +257,11 @@ class DeltaRecord(NamedTuple):
     user: UserId
     info_hash: InfoHash
     peer_id: PeerId | None
-    up: int
-    down: int
+    up: ByteCount
+    down: ByteCount
     event: Event
-    left: int | None
-    time: int
+    left: ByteCount | None
+    time: Seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,14 +280,14 @@ class Batch:
     batch_id: int
     shard: int | None
     records: tuple[DeltaRecord, ...]
-    sealed_at: int
+    sealed_at: Seconds
 
     @property
-    def up(self) -> int:
+    def up(self) -> ByteCount:
         """Sum of ``up`` over the records."""
-        return sum(r.up for r in self.records)
+        return ByteCount(sum(r.up for r in self.records))
 
     @property
-    def down(self) -> int:
+    def down(self) -> ByteCount:
         """Sum of ``down`` over the records."""
-        return sum(r.down for r in self.records)
+        return ByteCount(sum(r.down for r in self.records))

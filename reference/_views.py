@@ -15,7 +15,7 @@ from ._entries import unpack
 from ._errors import UsageError
 from ._results import EntryView, Ledger, Metrics
 from ._tracker_base import KINDS, OUTCOMES, TrackerBase
-from ._types import Batch, DeltaRecord, InfoHash, PeerId, RejectCode, UserId
+from ._types import Batch, ByteCount, DeltaRecord, InfoHash, PeerId, RejectCode, UserId
 
 
 class TrackerViews(TrackerBase):
@@ -88,15 +88,19 @@ class TrackerViews(TrackerBase):
         """The byte accounting so far (R11)."""
         lg = self._ledger
         return Ledger(
-            credited_up=lg["credited_up"], credited_down=lg["credited_down"],
-            delivered_up=lg["delivered_up"], delivered_down=lg["delivered_down"],
-            dropped_up=lg["dropped_up"], dropped_down=lg["dropped_down"],
-            returned_up=lg["returned_up"], returned_down=lg["returned_down"],
-            pending_up=lg["credited_up"] - lg["delivered_up"] - lg["dropped_up"]
-            - lg["returned_up"],
-            pending_down=lg["credited_down"] - lg["delivered_down"] - lg["dropped_down"]
-            - lg["returned_down"],
-            attributed={c: (v[0], v[1]) for c, v in self._attributed.items()},
+            credited_up=ByteCount(lg["credited_up"]),
+            credited_down=ByteCount(lg["credited_down"]),
+            delivered_up=ByteCount(lg["delivered_up"]),
+            delivered_down=ByteCount(lg["delivered_down"]),
+            dropped_up=ByteCount(lg["dropped_up"]), dropped_down=ByteCount(lg["dropped_down"]),
+            returned_up=ByteCount(lg["returned_up"]),
+            returned_down=ByteCount(lg["returned_down"]),
+            pending_up=ByteCount(lg["credited_up"] - lg["delivered_up"] - lg["dropped_up"]
+                                 - lg["returned_up"]),
+            pending_down=ByteCount(lg["credited_down"] - lg["delivered_down"]
+                                   - lg["dropped_down"] - lg["returned_down"]),
+            attributed={c: (ByteCount(v[0]), ByteCount(v[1]))
+                        for c, v in self._attributed.items()},
         )
 
     def metrics(self) -> Metrics:

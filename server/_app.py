@@ -48,11 +48,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from privtrak.reference import (
     AnnounceRequest,
     Batch,
+    ByteCount,
     Event,
     FlushPath,
     IdentificationError,
     Outcome,
     RejectCode,
+    Seconds,
     Tracker,
     config_to_mapping,
 )
@@ -78,6 +80,7 @@ log = logging.getLogger("privtrak.server")
 _IDLE_POLL = 0.05
 _PEER_EXPIRY_EVERY = 60
 _NO_HASH = b"\0" * 20
+_NO_BYTES = ByteCount(0)
 
 
 class TrackerServer:
@@ -90,7 +93,7 @@ class TrackerServer:
         self.peers = PeerStore(config.peer_lifetime)
         self.sink = SqliteSink(config.database, config.database_delay)
         self.epoch = new_epoch()
-        self.tracker = Tracker(config.core, self.identifier, now=int(clock()))
+        self.tracker = Tracker(config.core, self.identifier, now=Seconds(int(clock())))
         self.restored_from: Path | None = None
         self.metrics = ServerMetrics(lambda: self.tracker, self.peers)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="privtrak-sink")
@@ -113,8 +116,9 @@ class TrackerServer:
 
     # -- life cycle -------------------------------------------------------------
 
-    def _now(self) -> int:
-        return max(int(self._clock()), self.tracker.now)
+    def _now(self) -> Seconds:
+        """The wall clock in whole Unix seconds, never below the core's ``now`` (R0)."""
+        return Seconds(max(int(self._clock()), self.tracker.now))
 
     def build_app(self) -> web.Application:
         """The aiohttp application (routes only; :meth:`start` runs it)."""
@@ -234,7 +238,7 @@ class TrackerServer:
                 log.exception("delivery loop failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
 
-    def _collect_garbage(self, now: int) -> None:
+    def _collect_garbage(self, now: Seconds) -> None:
         start = time.perf_counter()
         result = self.tracker.collect_garbage(now)
         self.metrics.gc_duration.observe((time.perf_counter() - start) * 1000)
@@ -363,7 +367,7 @@ class TrackerServer:
         try:
             self.identifier.identify(AnnounceRequest(
                 _credential(announce_path, passkey), _NO_HASH, _NO_HASH,  # type: ignore[arg-type]
-                0, 0, 0))
+                _NO_BYTES, _NO_BYTES, _NO_BYTES))
         except IdentificationError as exc:
             return self._reply(failure(str(exc)), "scrape", family, "rejected", start)
         files: dict[bytes, dict[bytes, int]] = {}

@@ -23,7 +23,7 @@ from urllib.parse import unquote_to_bytes
 
 import bencodepy
 
-from privtrak.reference import UINT64_MAX, Event
+from privtrak.reference import UINT64_MAX, ByteCount, Event
 
 INFO_HASH_LEN = 20
 PEER_ID_LEN = 20
@@ -42,9 +42,9 @@ class AnnounceQuery(NamedTuple):
     info_hash: bytes
     peer_id: bytes
     port: int
-    uploaded: int
-    downloaded: int
-    left: int
+    uploaded: ByteCount
+    downloaded: ByteCount
+    left: ByteCount
     event: Event
     numwant: int | None
     ip: str | None
@@ -169,9 +169,9 @@ def parse_announce(query: str) -> AnnounceQuery:
     info_hash = _fixed("info_hash", _unquote(_required(raw, "info_hash")), INFO_HASH_LEN)
     peer_id = _fixed("peer_id", _unquote(_required(raw, "peer_id")), PEER_ID_LEN)
     port = _counter(raw, "port", 65535)
-    uploaded = _counter(raw, "uploaded", UINT64_MAX)
-    downloaded = _counter(raw, "downloaded", UINT64_MAX)
-    left = _counter(raw, "left", UINT64_MAX)
+    uploaded = ByteCount(_counter(raw, "uploaded", UINT64_MAX))
+    downloaded = ByteCount(_counter(raw, "downloaded", UINT64_MAX))
+    left = ByteCount(_counter(raw, "left", UINT64_MAX))
     event_text = raw.get("event", "")
     event = _EVENTS.get(event_text)
     if event is None:

@@ -29,6 +29,7 @@ from privtrak.reference import Batch, Tracker
 
 from ._database import CallOutcome, Database
 from ._resources import ConnectionPool, FifoLock
+from ._units import core_time
 
 if TYPE_CHECKING:
     from ._engine import Simulation
@@ -98,7 +99,7 @@ class DeliveryPath:
         batch, outcome = call.batch, call.outcome
         db.commit(batch, outcome)
         self.calls -= 1
-        now_i = int(now) + self.epoch
+        now_i = core_time(now, self.epoch)
         b = self.sim.bucket
         b.handler_calls += 1
         fail_announce = False
@@ -130,7 +131,7 @@ class DeliveryPath:
             return
         env, tracker = self.env, self.tracker
         now = env.now
-        now_i = int(now) + self.epoch
+        now_i = core_time(now, self.epoch)
         handed = self._handed
         while self.flusher_active < self.parallel:
             batch = handed.popleft() if handed else tracker.next_batch(now_i)

@@ -40,6 +40,7 @@ from ._kernel import CollectorTruce, SimEnvironment
 from ._request_path import RequestPath
 from ._scenario import Scenario
 from ._stats import Bucket, Gauges, LatencyLog, close_bucket
+from ._units import core_time
 from ._workload import Session, SessionFactory, peer_id_of
 
 _NONE = Event.NONE
@@ -247,10 +248,10 @@ class Simulation:
         env, tracker, delivery = self.env, self.tracker, self.delivery
         while delivery.calls and env.peek() < _INF:
             env.step()
-        delivery.deliver_all(tracker.stop(int(env.now) + self.epoch))
+        delivery.deliver_all(tracker.stop(core_time(env.now, self.epoch)))
         while delivery.calls and env.peek() < _INF:
             env.step()
-        report = tracker.close(int(env.now) + self.epoch)
+        report = tracker.close(core_time(env.now, self.epoch))
         self.returned_records = [r for b in report.returned for r in b.records]
         if self.bucket.handler_calls:
             # The stop's deliveries get a row of their own, after the run's end.

@@ -15,6 +15,8 @@ from simpy.events import Event as SimEvent
 
 from privtrak.reference import TrackerState
 
+from ._units import core_time
+
 if TYPE_CHECKING:
     from ._engine import Simulation
 
@@ -26,5 +28,5 @@ def garbage_collector(sim: Simulation) -> Generator[SimEvent, Any, None]:
         yield env.timeout(max(0.0, tracker.next_gc_at - epoch - env.now))
         if tracker.state is not TrackerState.OPEN:
             return
-        tracker.collect_garbage(int(env.now) + epoch)
+        tracker.collect_garbage(core_time(env.now, epoch))
         sim.delivery.pump()

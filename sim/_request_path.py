@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from privtrak.reference import AnnounceRequest, AnnounceResult, Event, Outcome, Tracker
 
@@ -64,8 +64,11 @@ class RequestPath:
         self.locks = [FifoLock(sim.env, self._granted) for _ in range(sc.tracker.shard_count)]
         self.build_request: Callable[..., AnnounceRequest] = trusted_request
         """Builds the request the core sees (replaceable to time it)."""
-        self.core_announce: Callable[[AnnounceRequest, int], AnnounceResult] = (
-            self.tracker.announce)
+        # Typed to take the plain int ``int(now) + epoch``: that is whole
+        # seconds on the core's clock by construction (``core_time``), and a
+        # ``Seconds(...)`` wrap would cost a call on every announce.
+        self.core_announce = cast(Callable[[AnnounceRequest, int], AnnounceResult],
+                                  self.tracker.announce)
         """The core's announce (replaceable to time it)."""
         self._account = self.books.account
         self._answer = hook.answerer()

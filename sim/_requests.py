@@ -12,7 +12,7 @@ simulator's own sessions and checks that they are equal.
 
 from __future__ import annotations
 
-from privtrak.reference import AnnounceRequest, Event, InfoHash, PeerId
+from privtrak.reference import AnnounceRequest, ByteCount, Event, InfoHash, PeerId
 
 _new = object.__new__
 _slot = {name: getattr(AnnounceRequest, name).__set__
@@ -24,7 +24,7 @@ _set_event, _set_ip, _set_port = _slot["event"], _slot["ip"], _slot["port"]
 
 
 def trusted_request(credential: str, info_hash: InfoHash, peer_id: PeerId,  # noqa: PLR0917
-                    uploaded: int, downloaded: int, left: int,
+                    uploaded: ByteCount, downloaded: ByteCount, left: ByteCount,
                     event: Event) -> AnnounceRequest:
     """``AnnounceRequest(credential, info_hash, peer_id, uploaded, downloaded,
     left, event)`` without the validation: only for fields the simulator

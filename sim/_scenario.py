@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from privtrak.reference import Config, ConfigError, config_to_mapping, parse_config
+from privtrak.reference import Config, ConfigError, Seconds, config_to_mapping, parse_config
 
 from ._dists import Dist, constant
 from ._errors import ScenarioError
@@ -135,7 +135,8 @@ class Scenario:
     seed: int = 1
     duration: float = 3600.0
     bucket: float = 60.0
-    start_epoch: int = 1_700_000_000
+    start_epoch: Seconds = Seconds(1_700_000_000)
+    """The core's clock at simulated time 0."""
     hook_mode: str = "offpath"
     tracker: Config = field(default_factory=lambda: parse_config({}))
     tracker_model: TrackerModel = field(default_factory=TrackerModel)
@@ -215,7 +216,7 @@ def parse_scenario(raw: object) -> Scenario:
     hook_mode = top.text("hook_mode", defaults.hook_mode)
     if hook_mode not in HOOK_MODES:
         raise ScenarioError("hook_mode", hook_mode, f"must be one of {list(HOOK_MODES)}")
-    start_epoch = top.integer("start_epoch", defaults.start_epoch)
+    start_epoch = Seconds(top.integer("start_epoch", defaults.start_epoch))
     scenario = Scenario(
         name=top.text("name", defaults.name),
         description=top.text("description", defaults.description),

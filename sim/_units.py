@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import math
 
-from privtrak.reference import ConfigError, parse_go_duration
+from privtrak.reference import ConfigError, Seconds, parse_go_duration
 
 from ._errors import ScenarioError
+
+
+def core_time(sim_now: float, epoch: Seconds) -> Seconds:
+    """The core's clock at simulated time ``sim_now``: the whole simulated
+    seconds elapsed, counted from the scenario's ``start_epoch`` (SPEC.md R0)."""
+    return Seconds(int(sim_now) + epoch)
 
 
 def parse_quantity(path: str, raw: object, *, duration: bool = False) -> float:

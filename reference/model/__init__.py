@@ -58,6 +58,7 @@ from privtrak.reference import (
     Metrics,
     PasskeyIdentifier,
     PeerId,
+    Seconds,
     TrackerState,
     UsageError,
     UserId,
@@ -74,7 +75,7 @@ class Model:
     """The normative model; its methods mirror :class:`Tracker`'s driver API."""
 
     def __init__(self, config: Config | None = None, identifier: UserIdentifier | None = None,
-                 now: int = 0) -> None:
+                 now: Seconds = Seconds(0)) -> None:
         if type(now) is not int or now < 0:
             raise UsageError(f"now must be a non-negative int, got {now!r}")  # R0
         self._m: ModelState = new_state(
@@ -83,19 +84,19 @@ class Model:
 
     # -- the driver API (SPEC section 14) --------------------------------------
 
-    def announce(self, request: AnnounceRequest, now: int) -> AnnounceResult:
+    def announce(self, request: AnnounceRequest, now: Seconds) -> AnnounceResult:
         """R3.1: account one announce."""
         return process_announce(self._m, request, now)
 
-    def next_batch(self, now: int) -> Batch | None:
+    def next_batch(self, now: Seconds) -> Batch | None:
         """R6.2, R6.4: the next due batch, now in flight, or ``None``."""
         return driver.process_next_batch(self._m, now)
 
-    def batch_succeeded(self, batch_id: int, now: int) -> None:
+    def batch_succeeded(self, batch_id: int, now: Seconds) -> None:
         """R6.4: the handler persisted the batch."""
         driver.process_batch_succeeded(self._m, batch_id, now)
 
-    def batch_failed(self, batch_id: int, now: int) -> bool:
+    def batch_failed(self, batch_id: int, now: Seconds) -> bool:
         """R6.5, R6.6: the handler failed; ``True`` fails the announce."""
         return driver.process_batch_failed(self._m, batch_id, now)
 
@@ -103,15 +104,15 @@ class Model:
         """R8.3: make every in-flight batch waiting again."""
         return driver.process_reoffer_in_flight(self._m)
 
-    def collect_garbage(self, now: int) -> GcResult:
+    def collect_garbage(self, now: Seconds) -> GcResult:
         """R7: purge stale entries."""
         return driver.process_collect_garbage(self._m, now)
 
-    def stop(self, now: int) -> tuple[Batch, ...]:
+    def stop(self, now: Seconds) -> tuple[Batch, ...]:
         """R8: begin shutdown."""
         return driver.process_stop(self._m, now)
 
-    def close(self, now: int) -> CloseReport:
+    def close(self, now: Seconds) -> CloseReport:
         """R8, R8.2: finish shutdown."""
         return driver.process_close(self._m, now)
 
@@ -128,14 +129,14 @@ class Model:
         return self._m.state
 
     @property
-    def now(self) -> int:
+    def now(self) -> Seconds:
         """The latest accepted ``now`` (R0)."""
         return self._m.now
 
     @property
-    def next_gc_at(self) -> int:
+    def next_gc_at(self) -> Seconds:
         """When GC is due next (R7)."""
-        return self._m.next_gc_at
+        return Seconds(self._m.next_gc_at)
 
     def shard_of(self, user: UserId) -> int:
         """R2.3: the user's shard."""
@@ -166,7 +167,7 @@ class Model:
         """R6.5: how often a pending batch was handed out."""
         return views.attempts(self._m, batch_id)
 
-    def next_deadline(self) -> int | None:
+    def next_deadline(self) -> Seconds | None:
         """R6.2, R7: when the driver must wake up next."""
         return views.next_deadline(self._m)
 

@@ -17,6 +17,7 @@ from privtrak.reference import (
     AnnounceResult,
     BaselineKey,
     Batch,
+    ByteCount,
     Cause,
     CounterDecrease,
     CounterLimit,
@@ -26,6 +27,7 @@ from privtrak.reference import (
     Outcome,
     RecordKind,
     RejectCode,
+    Seconds,
     StaleOnAnnounce,
     StartedOnKnown,
     StoppedUnknown,
@@ -49,6 +51,9 @@ from .purge import (
 )
 from .state import Key, ModelState, Stored
 
+NO_BYTES = ByteCount(0)
+"""Zero bytes: the counts of records and results that carry no transfer."""
+
 NO_USER = UserId(bytes(16))
 """The user of an announce not identified yet."""
 
@@ -58,7 +63,7 @@ class Announce:
     """The decision about one announce, filled in step by step."""
 
     request: AnnounceRequest
-    now: int
+    now: Seconds
     user: UserId = NO_USER
     key: Key | None = None
     old: Stored | None = None
@@ -78,7 +83,7 @@ class Announce:
     flush: Batch | None = None
 
 
-def process_announce(m: ModelState, request: AnnounceRequest, now: int) -> AnnounceResult:
+def process_announce(m: ModelState, request: AnnounceRequest, now: Seconds) -> AnnounceResult:
     """R3.1: an announce is decided in this order; the first step that applies
     ends the decision."""
     check_clock(m, now)                               # 1. R0
@@ -112,9 +117,9 @@ def process_announce(m: ModelState, request: AnnounceRequest, now: int) -> Annou
     if not a.panicked:
         forget_user_if_empty(m, a.user)               #     R5.1
         a.flush = size_trigger(m, buffer_of(m, a.user), now)   # 12. R6.1, R6.3
-    return AnnounceResult(a.outcome, a.user, a.record, a.credited[0], a.credited[1], a.cause,
-                          a.attributed[0], a.attributed[1], a.flush, None, "",
-                          a.seed_would_panic)
+    return AnnounceResult(a.outcome, a.user, a.record, ByteCount(a.credited[0]),
+                          ByteCount(a.credited[1]), a.cause, ByteCount(a.attributed[0]),
+                          ByteCount(a.attributed[1]), a.flush, None, "", a.seed_would_panic)
 
 
 def reject(m: ModelState, code: RejectCode, message: str) -> AnnounceResult:
@@ -123,8 +128,8 @@ def reject(m: ModelState, code: RejectCode, message: str) -> AnnounceResult:
     counters."""
     m.outcomes[Outcome.REJECTED.value] += 1
     m.rejected[code.value] += 1
-    return AnnounceResult(Outcome.REJECTED, None, None, 0, 0, None, 0, 0, None, code, message,
-                          False)
+    return AnnounceResult(Outcome.REJECTED, None, None, NO_BYTES, NO_BYTES, None, NO_BYTES,
+                          NO_BYTES, None, code, message, False)
 
 
 def refuse_while_closing(m: ModelState, a: Announce) -> AnnounceResult | None:
@@ -247,11 +252,12 @@ def form_record(m: ModelState, a: Announce) -> None:
     r = a.request
     if a.credited != (0, 0):
         a.record = DeltaRecord(RecordKind.TRANSFER, a.user, r.info_hash, r.peer_id,
-                               a.credited[0], a.credited[1], a.record_event, r.left, a.now)
+                               ByteCount(a.credited[0]), ByteCount(a.credited[1]),
+                               a.record_event, r.left, a.now)
     elif (m.config.policy.event_records and a.record_event is not Event.NONE
           and a.outcome is not Outcome.STOPPED_UNKNOWN):
-        a.record = DeltaRecord(RecordKind.EVENT, a.user, r.info_hash, r.peer_id, 0, 0,
-                               a.record_event, r.left, a.now)
+        a.record = DeltaRecord(RecordKind.EVENT, a.user, r.info_hash, r.peer_id, NO_BYTES,
+                               NO_BYTES, a.record_event, r.left, a.now)
 
 
 def refuse_when_pending_full(m: ModelState, a: Announce) -> AnnounceResult | None:

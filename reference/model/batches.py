@@ -14,6 +14,7 @@ from privtrak.reference import (
     HandlerFailure,
     RecordKind,
     RejectCode,
+    Seconds,
     UsageError,
     UserId,
     fnv1a_32,
@@ -57,7 +58,7 @@ def append_record(m: ModelState, buffer: BufferName, record: DeltaRecord) -> Non
         m.ledger["credited_down"] += record.down
 
 
-def seal_when_filled(m: ModelState, buffer: BufferName, now: int) -> None:
+def seal_when_filled(m: ModelState, buffer: BufferName, now: Seconds) -> None:
     """R6.1: off the announce path (R6.3 ``background``) a buffer is sealed
     into a batch the moment any record fills it to ``batch_size``."""
     if (m.config.policy.flush_path is FlushPath.BACKGROUND
@@ -65,7 +66,7 @@ def seal_when_filled(m: ModelState, buffer: BufferName, now: int) -> None:
         seal_buffer(m, buffer, now)
 
 
-def seal_buffer(m: ModelState, buffer: BufferName, now: int) -> SealedBatch:
+def seal_buffer(m: ModelState, buffer: BufferName, now: Seconds) -> SealedBatch:
     """R6.1, R6.4: sealing takes the whole buffer and gives it the next batch
     id (ids start at 1 and increase by one per sealed batch) and
     ``sealed_at = now``."""
@@ -77,7 +78,7 @@ def seal_buffer(m: ModelState, buffer: BufferName, now: int) -> SealedBatch:
     return sb
 
 
-def seal_every_buffer(m: ModelState, now: int) -> list[int]:
+def seal_every_buffer(m: ModelState, now: Seconds) -> list[int]:
     """R6.2, R8: ``flush_on_gc``, ``stop`` and ``close`` seal every non-empty
     buffer in shard order, or the one global buffer (R6.8)."""
     ids = []
@@ -87,7 +88,7 @@ def seal_every_buffer(m: ModelState, now: int) -> list[int]:
     return ids
 
 
-def seal_aged_buffers(m: ModelState, now: int) -> None:
+def seal_aged_buffers(m: ModelState, now: Seconds) -> None:
     """R6.2: ``next_batch(now)`` first seals every buffer whose first record
     was appended at ``t`` with ``t + max_batch_age <= now`` (oldest first,
     ties in shard order)."""
@@ -114,7 +115,7 @@ def hand_out(sb: SealedBatch) -> Batch:
     return sb.as_batch()
 
 
-def hand_out_next_due(m: ModelState, now: int) -> Batch | None:
+def hand_out_next_due(m: ModelState, now: Seconds) -> Batch | None:
     """R6.4: ``next_batch`` hands out the waiting batch with the smallest id
     whose backoff has passed (``not_before <= now``), or ``None``."""
     for sb in waiting_by_id(m):
@@ -123,7 +124,7 @@ def hand_out_next_due(m: ModelState, now: int) -> Batch | None:
     return None
 
 
-def size_trigger(m: ModelState, buffer: BufferName, now: int) -> Batch | None:
+def size_trigger(m: ModelState, buffer: BufferName, now: Seconds) -> Batch | None:
     """R6.1, R6.3: after an accepted announce a buffer holding at least
     ``batch_size`` records is sealed; on the announce path the batch goes in
     flight at once and is returned in ``flush``, unless a batch of that
@@ -168,7 +169,7 @@ def backoff(m: ModelState, attempts: int) -> int:
     return min(m.config.retry_backoff_initial * doubling, m.config.retry_backoff_max)
 
 
-def process_failure(m: ModelState, sb: SealedBatch, now: int) -> None:
+def process_failure(m: ModelState, sb: SealedBatch, now: Seconds) -> None:
     """R6.5: a failed batch is kept whole and waits for its backoff
     (``retain``), or its records go back to the front of the buffer they came
     from, which is then as old as its first record (``merge``)."""

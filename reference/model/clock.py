@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from privtrak.reference import TrackerState, Unmodelled, UsageError
+from privtrak.reference import Seconds, TrackerState, Unmodelled, UsageError
 
 from .state import ModelState
 
@@ -18,7 +18,7 @@ def check_clock(m: ModelState, now: object) -> int:
     return now
 
 
-def advance_clock(m: ModelState, now: int) -> None:
+def advance_clock(m: ModelState, now: Seconds) -> None:
     """R0: every accepted call advances the tracker's clock to ``now``, also a
     call whose announce is then rejected."""
     m.now = now

@@ -12,6 +12,7 @@ from privtrak.reference import (
     CloseReport,
     GcResult,
     RecordKind,
+    Seconds,
     StopEntries,
     StopUndelivered,
     TrackerState,
@@ -38,7 +39,7 @@ from .purge import aborts, gc_panics_on, is_stale, purge_user, users_in_gc_order
 from .state import ModelState, entry_count, users_of
 
 
-def process_next_batch(m: ModelState, now: int) -> Batch | None:
+def process_next_batch(m: ModelState, now: Seconds) -> Batch | None:
     """R6.2, R6.4: ``next_batch(now)`` seals aged buffers, then hands out the
     next due batch; not allowed after close."""
     check_clock(m, now)                      # R0
@@ -56,7 +57,7 @@ def refuse_after_close(m: ModelState, call: str) -> None:
         raise UsageError(f"{call}() after close()")
 
 
-def process_batch_succeeded(m: ModelState, batch_id: int, now: int) -> None:
+def process_batch_succeeded(m: ModelState, batch_id: int, now: Seconds) -> None:
     """R6.4: the handler persisted the batch: it leaves the tracker (R11
     delivered)."""
     check_clock(m, now)                      # R0
@@ -66,7 +67,7 @@ def process_batch_succeeded(m: ModelState, batch_id: int, now: int) -> None:
     process_success(m, sb)                   # R6.4, R11
 
 
-def process_batch_failed(m: ModelState, batch_id: int, now: int) -> bool:
+def process_batch_failed(m: ModelState, batch_id: int, now: Seconds) -> bool:
     """R6.5, R6.6: the handler failed: retain or merge the batch; returns
     whether the announce that delivered it on its path fails."""
     check_clock(m, now)                      # R0
@@ -78,7 +79,7 @@ def process_batch_failed(m: ModelState, batch_id: int, now: int) -> bool:
     return fails_its_announce(m, was_on_path)   # R6.6
 
 
-def process_collect_garbage(m: ModelState, now: int) -> GcResult:
+def process_collect_garbage(m: ModelState, now: Seconds) -> GcResult:
     """R7: ``collect_garbage(now)`` purges every stale entry user by user,
     then (``flush_on_gc``) seals every buffer, and schedules the next GC."""
     check_clock(m, now)                      # R0
@@ -111,7 +112,7 @@ def refuse_gc_over_corrupted_lists(m: ModelState) -> None:
                          "announce-path panic corrupted; GC over them is not modelled (R7.3)")
 
 
-def users_with_stale_entries(m: ModelState, now: int) -> set[UserId]:
+def users_with_stale_entries(m: ModelState, now: Seconds) -> set[UserId]:
     """R7: the users GC will purge something of."""
     return {key[0] for key, stored in m.stored.items() if is_stale(m, stored, now)}
 
@@ -122,7 +123,7 @@ def order_depends_on_go_map(m: ModelState, user: UserId, stale_users: set[UserId
     return any(u != user and shard_of(m, u) == shard_of(m, user) for u in stale_users)
 
 
-def seal_on_gc(m: ModelState, now: int) -> list[int]:
+def seal_on_gc(m: ModelState, now: Seconds) -> list[int]:
     """R6.2: after purging, under ``flush_on_gc`` GC seals every non-empty
     buffer in shard order, or the one global buffer (R6.8)."""
     if not m.config.policy.flush_on_gc:
@@ -136,7 +137,7 @@ def count_gc_run(m: ModelState, scanned: int) -> None:
     m.counters["gc_entries_scanned"] += scanned
 
 
-def process_stop(m: ModelState, now: int) -> tuple[Batch, ...]:
+def process_stop(m: ModelState, now: Seconds) -> tuple[Batch, ...]:
     """R8: ``stop`` seals every buffer and hands out every waiting batch,
     ignoring backoff, in id order; announces are refused from now on (R8.1)."""
     check_clock(m, now)                      # R0
@@ -159,7 +160,7 @@ def forget_entries_on_stop(m: ModelState) -> None:
         m.go_capacity.clear()
 
 
-def process_close(m: ModelState, now: int) -> CloseReport:
+def process_close(m: ModelState, now: Seconds) -> CloseReport:
     """R8, R8.2: ``close`` requires every in-flight outcome to be reported,
     seals what failed back into buffers, and settles every undelivered batch."""
     check_clock(m, now)                      # R0

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from privtrak.reference import (
+    ByteCount,
     DeltaRecord,
     Event,
     ExpiryPanic,
     RecordKind,
+    Seconds,
     TrackerState,
     UserId,
 )
@@ -40,7 +42,7 @@ def user_keys(m: ModelState, user: UserId) -> list[Key]:
     return sorted((k for k in m.stored if k[0] == user), key=key_bytes)
 
 
-def is_stale(m: ModelState, stored: Stored, now: int) -> bool:
+def is_stale(m: ModelState, stored: Stored, now: Seconds) -> bool:
     """R7: an entry is stale when ``last_seen < now - peer_lifetime`` (one
     exactly ``peer_lifetime`` old survives)."""
     return stored.last_seen < now - m.config.peer_lifetime
@@ -66,7 +68,7 @@ def forget_user_if_empty(m: ModelState, user: UserId) -> None:
         m.go_capacity.pop(user, None)
 
 
-def remove_stale_entry(m: ModelState, key: Key, now: int) -> None:
+def remove_stale_entry(m: ModelState, key: Key, now: Seconds) -> None:
     """R7, R7.4: a stale entry is removed; under ``purge_records`` it appends
     a ``purge`` record ``(kind=purge, user, info_hash, peer_id or None, 0, 0,
     none, left=None, time=now)`` to its user's buffer (sealed at once off the
@@ -76,19 +78,20 @@ def remove_stale_entry(m: ModelState, key: Key, now: int) -> None:
     if m.config.policy.purge_records:
         user, info_hash, peer = key
         buffer = buffer_of(m, user)
-        append_record(m, buffer, DeltaRecord(RecordKind.PURGE, user, info_hash, peer, 0, 0,
-                                             Event.NONE, None, now))
+        append_record(m, buffer, DeltaRecord(RecordKind.PURGE, user, info_hash, peer,
+                                             ByteCount(0), ByteCount(0), Event.NONE, None,
+                                             now))
         seal_when_filled(m, buffer, now)
 
 
-def seed_would_panic(m: ModelState, keys: list[Key], now: int) -> bool:
+def seed_would_panic(m: ModelState, keys: list[Key], now: Seconds) -> bool:
     """R7.3: the seed's loop panics exactly when some stale entry is not the
     last entry of the user in key order."""
     stale = [k for k in keys if is_stale(m, m.stored[k], now)]
     return bool(stale) and stale[0] != keys[-1]
 
 
-def purge_user(m: ModelState, user: UserId, now: int) -> bool:
+def purge_user(m: ModelState, user: UserId, now: Seconds) -> bool:
     """R7, R7.3 ``complete``, R6.7: remove every stale entry of ``user`` in key
     order, deferring a purge whose record would exceed ``max_pending``
     (counted in ``purges_deferred``); returns whether the seed would panic."""
@@ -140,7 +143,7 @@ def keep_corrupted_list(m: ModelState, user: UserId, view: list[tuple[bytes, int
     m.counters["seed_panics"] += 1
 
 
-def gc_panics_on(m: ModelState, user: UserId, now: int) -> bool:
+def gc_panics_on(m: ModelState, user: UserId, now: Seconds) -> bool:
     """R7.3 ``abort`` in GC: if the seed's loop panics on ``user``, nothing of
     the user is removed and its list is the shifted array at the old length;
     the process dies (``CRASHED``). Returns whether it panicked."""
@@ -156,7 +159,7 @@ def gc_panics_on(m: ModelState, user: UserId, now: int) -> bool:
 
 
 def announce_panics(m: ModelState, user: UserId, key: Key, before: list[tuple[Key, Stored]],
-                    *, before_cap: int, now: int) -> bool:
+                    *, before_cap: int, now: Seconds) -> bool:
     """R7.3 ``abort`` on the announce path: if the seed's loop panics over the
     announcing user's entries, the map keeps the old slice header over the
     array the announce's update and the loop shifted in place (an insert into

@@ -20,6 +20,7 @@ from typing import Any
 from privtrak.reference import (
     InfoHash,
     PeerId,
+    Seconds,
     TrackerState,
     Unmodelled,
     UserId,
@@ -75,7 +76,7 @@ def load(doc: object, identifier: UserIdentifier) -> ModelState:
     if top.get("format") != FORMAT or top.get("version") != VERSION:
         raise rd.fail("$", f"is not a {FORMAT} document of version {VERSION}")
     config = rd.config(rd.get(top, "config", "$"), "$.config")
-    m = new_state(config, identifier, rd.int_(rd.get(top, "now", "$"), "$.now"))
+    m = new_state(config, identifier, Seconds(rd.int_(rd.get(top, "now", "$"), "$.now")))
     m.state = rd.enum_(TrackerState, rd.get(top, "state", "$"), "$.state")
     m.next_gc_at = rd.int_(rd.get(top, "next_gc_at", "$"), "$.next_gc_at")
     m.next_batch_id = rd.int_(rd.get(top, "next_batch_id", "$"), "$.next_batch_id", 1)

@@ -26,6 +26,7 @@ from privtrak.reference import (
     PeerId,
     RecordKind,
     RejectCode,
+    Seconds,
     TrackerState,
     UserId,
     UserIdentifier,
@@ -81,7 +82,7 @@ class SealedBatch:
     def as_batch(self) -> Batch:
         """The public value a driver sees."""
         return Batch(self.batch_id, self.buffer, tuple(t.record for t in self.items),
-                     self.sealed_at)
+                     Seconds(self.sealed_at))
 
 
 @dataclass
@@ -90,7 +91,7 @@ class ModelState:
 
     config: Config
     identifier: UserIdentifier
-    now: int
+    now: Seconds
     state: TrackerState = TrackerState.OPEN
     next_gc_at: int = 0
     stored: dict[Key, Stored] = field(default_factory=dict)
@@ -125,7 +126,7 @@ COUNTER_NAMES = ("batches_sealed", "batches_delivered", "batches_failed", "recor
                  "seed_panics")
 
 
-def new_state(config: Config, identifier: UserIdentifier, now: int) -> ModelState:
+def new_state(config: Config, identifier: UserIdentifier, now: Seconds) -> ModelState:
     """R0, R6.8, R7: a fresh model at time ``now`` (its clock), GC due
     ``gc_interval`` later, one empty buffer per shard or one global buffer,
     no entries and every count zero."""

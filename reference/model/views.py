@@ -6,6 +6,7 @@ from __future__ import annotations
 from privtrak.reference import (
     BaselineKey,
     Batch,
+    ByteCount,
     DeltaRecord,
     EntryView,
     InfoHash,
@@ -13,6 +14,7 @@ from privtrak.reference import (
     Metrics,
     PeerId,
     RecordKind,
+    Seconds,
     TrackerState,
     UsageError,
     UserId,
@@ -28,7 +30,8 @@ def entries(m: ModelState) -> list[EntryView]:
     items = list(m.stored.items())
     for listed in m.corrupted.values():
         items.extend(listed)
-    views = [EntryView(k[0], k[1], k[2], s.up, s.down, s.last_seen, s.completed)
+    views = [EntryView(k[0], k[1], k[2], ByteCount(s.up), ByteCount(s.down),
+                       Seconds(s.last_seen), s.completed)
              for k, s in items]
     views.sort(key=lambda v: (v.user, v.info_hash, v.peer_id or b""))
     return views
@@ -79,7 +82,7 @@ def attempts(m: ModelState, batch_id: int) -> int:
     raise UsageError(f"batch {batch_id} is not pending")
 
 
-def next_deadline(m: ModelState) -> int | None:
+def next_deadline(m: ModelState) -> Seconds | None:
     """R6.2, R7, R6.5: the earliest of the next GC (while open), the next age
     seal and the next backoff end; ``None`` when nothing is due or after
     close (or the seed's crash, R7.3)."""
@@ -93,7 +96,7 @@ def next_deadline(m: ModelState) -> int | None:
     for sb in m.batches:
         if not sb.in_flight:
             times.append(sb.not_before)
-    return min(times) if times else None
+    return Seconds(min(times)) if times else None
 
 
 def all_pending(m: ModelState) -> list[Tagged]:
@@ -115,10 +118,11 @@ def ledger(m: ModelState) -> Ledger:
             pending_up += tagged.record.up
             pending_down += tagged.record.down
     lv = m.ledger
-    return Ledger(lv["credited_up"], lv["credited_down"], lv["delivered_up"],
-                  lv["delivered_down"], lv["dropped_up"], lv["dropped_down"],
-                  lv["returned_up"], lv["returned_down"], pending_up, pending_down,
-                  {c: (v[0], v[1]) for c, v in m.attributed.items()})
+    b = ByteCount
+    return Ledger(b(lv["credited_up"]), b(lv["credited_down"]), b(lv["delivered_up"]),
+                  b(lv["delivered_down"]), b(lv["dropped_up"]), b(lv["dropped_down"]),
+                  b(lv["returned_up"]), b(lv["returned_down"]), b(pending_up),
+                  b(pending_down), {c: (b(v[0]), b(v[1])) for c, v in m.attributed.items()})
 
 
 def metrics(m: ModelState) -> Metrics:
