@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._cases import CaseBuilder, user
+from privtrak.reference.ids import user
+
+from ._cases import CaseBuilder
 from ._vectors import Case
 
 _REGISTRY: list[Callable[[], Case]] = []

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from privtrak.reference import INT64_MAX, UINT64_MAX, shard_of
+from privtrak.reference.ids import user
 
-from ._cases import CaseBuilder, user
+from ._cases import CaseBuilder
 from ._vectors import Case
 
 CaseFn = Callable[[str], Case]
