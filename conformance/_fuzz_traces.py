@@ -41,9 +41,11 @@ from ._steps import (
     TakeStep,
 )
 
-USERS: tuple[str, ...] = tuple(ids.passkey(n) for n in (1, 2, 3))
-"""Passkeys of the fuzzed users 1..3 of :mod:`privtrak.reference.ids` (shards
-1, 2, 0 of three and 0, 1, 0 of two: both separate and shared shards)."""
+USERS: tuple[str, ...] = tuple(ids.passkey(n) for n in (10, 11, 12))
+"""Passkeys of the fuzzed users 10..12 of :mod:`privtrak.reference.ids`: hex
+letters (``aaaa...00``), so the upper-case credential forms differ from the
+canonical one, and shards 1, 0, 1 of two and 2, 1, 0 of three, so users
+share a shard and have their own."""
 BAD_CREDENTIAL = ids.BAD_CREDENTIALS[0]
 TORRENTS: tuple[InfoHash, ...] = (ids.torrent(1), ids.torrent(2))
 PEERS: tuple[PeerId, ...] = (ids.peer(1), ids.peer(2))
