@@ -60,12 +60,9 @@ from ._steps import (
     TakeStep,
     VectorError,
     Where,
-    decode_observation,
-    decode_step,
-    encode_observation,
-    encode_step,
     step_time,
 )
+from ._steps_json import decode_observation, decode_step, encode_observation, encode_step
 
 FORMAT = "privtrak-vectors"
 VERSION = 2

@@ -13,8 +13,8 @@ import jsonschema
 from privtrak.conformance import schema_registry, vector_schema
 from privtrak.conformance._execute import run_case
 from privtrak.conformance._generate import GROUPS, render_all
-from privtrak.conformance._steps import (
-    GcObservation,
+from privtrak.conformance._steps import GcObservation
+from privtrak.conformance._steps_json import (
     decode_observation,
     decode_step,
     encode_observation,
