@@ -110,8 +110,8 @@ def rows(table: Table) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     if table is SPEC_POLICY:
         for name in POLICY_FIELDS:
-            values = ", ".join(_code(_policy_text(v)) for v in policy_values(name))
-            out.append((_code(name), values,
+            listed = ", ".join(_code(_policy_text(v)) for v in policy_values(name))
+            out.append((_code(name), listed,
                         *(_code(_policy_text(getattr(configs[p].policy, name)))
                           for p in _PRESET_ORDER), POLICY_RULES[name]))
     elif table is SPEC_NUMERIC:
@@ -136,9 +136,9 @@ def rows(table: Table) -> list[tuple[str, ...]]:
                 cells.append('`"off"`' if value is None else str(value))
             out.append((_code(key), _PROTOCOL_VALUES[key], *cells))
         for name in POLICY_FIELDS:
-            values = policy_values(name)
-            boolean = values == (False, True)
-            listed = "bool" if boolean else ", ".join(_code(str(v)) for v in values)
+            choices = policy_values(name)
+            boolean = choices == (False, True)
+            listed = "bool" if boolean else ", ".join(_code(str(v)) for v in choices)
             defaults = [_policy_text(getattr(configs[p].policy, name)) for p in _PRESET_ORDER]
             out.append((_code(name), listed,
                         *(d if boolean else _code(d) for d in defaults)))

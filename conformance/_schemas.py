@@ -104,11 +104,11 @@ def inlined_schema(file: str) -> dict[str, Any]:
     visit; validating against the inlined form gives the same verdicts in
     about half the time, which matters for large vector files. A ``$ref``
     with sibling keywords (a refinement, such as the vector files' stricter
-    batch) becomes ``allOf`` of its target and the siblings, which means the
-    same in draft 2020-12, ``unevaluatedProperties`` included.
+    batch) is merged with its target (see :func:`_refine`).
     """
     schema = load_schema(file)
-    return _inline(schema, schema["$id"], 0)
+    inlined: dict[str, Any] = _inline(schema, schema["$id"], 0)
+    return inlined
 
 
 def _resolve(ref: str, base: str) -> tuple[dict[str, Any], str]:
