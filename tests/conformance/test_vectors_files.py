@@ -65,7 +65,7 @@ def test_at_least_200_cases_with_unique_ids() -> None:
 
 def test_the_schema_is_valid_draft_2020_12() -> None:
     # Its config and policy enums live in common.schema.json, checked against
-    # the code by test_policy_tables.py.
+    # the code by test_doc_tables.py.
     schema = vector_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"

@@ -11,13 +11,13 @@ The source of each is :mod:`privtrak.reference`'s ``_policy.py`` (fields,
 values, presets, rules) and :func:`~privtrak.reference.default_config` (the
 numeric defaults). This module renders each table from that source; run ::
 
-    python -m privtrak.conformance._policy_tables          # report drift, exit 1 if any
-    python -m privtrak.conformance._policy_tables --write  # rewrite the tables in place
+    python -m privtrak.conformance.doc_tables          # report drift, exit 1 if any
+    python -m privtrak.conformance.doc_tables --write  # rewrite the tables in place
 
 (by default on the SPEC.md and PROTOCOL.md of the installed package, which
 for an editable install is the checkout; ``--spec``/``--protocol`` name
 other files). Only the table is rewritten; the text around it is kept.
-``tests/conformance/test_policy_tables.py`` checks every table, and the
+``tests/conformance/test_doc_tables.py`` checks every table, and the
 JSON schemas, against the code.
 """
 
@@ -201,7 +201,7 @@ def default_paths() -> dict[str, Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Report (exit 1) or, with ``--write``, fix the tables that differ from the code."""
     parser = argparse.ArgumentParser(
-        prog="python -m privtrak.conformance._policy_tables",
+        prog="python -m privtrak.conformance.doc_tables",
         description="Check the configuration tables of SPEC.md and PROTOCOL.md against "
                     "the code; --write rewrites the tables that differ.")
     defaults = default_paths()

@@ -6,7 +6,7 @@ policy table) and R10 (numeric keys), PROTOCOL.md section 4 (every key of
 CONFIG) and ``schema/common.schema.json`` (the config both other schemas
 refer to). Each table is parsed here on its own terms (durations as Go
 text, ``off``, booleans) and compared key by key; a drifted row fails naming
-its key. ``python -m privtrak.conformance._policy_tables --write`` rewrites
+its key. ``python -m privtrak.conformance.doc_tables --write`` rewrites
 the markdown tables from the code.
 """
 
@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 
 from privtrak.conformance import common_schema, protocol_schema, schema_registry, vector_schema
-from privtrak.conformance._policy_tables import (
+from privtrak.conformance.doc_tables import (
     NUMERIC_KEYS,
     PROTOCOL_CONFIG,
     SPEC_NUMERIC,
@@ -40,7 +40,7 @@ from privtrak.reference._policy import POLICY_FIELDS, POLICY_RULES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = {"spec": ROOT / "reference" / "SPEC.md", "protocol": ROOT / "conformance" / "PROTOCOL.md"}
-FIX = "(python -m privtrak.conformance._policy_tables --write rewrites the tables from the code)"
+FIX = "(python -m privtrak.conformance.doc_tables --write rewrites the tables from the code)"
 COUNT_KEYS = ("batch_size", "shard_count", "max_pending")
 
 
