@@ -127,3 +127,33 @@ def test_the_inlined_schema_agrees_with_the_referencing_one() -> None:
 def test_an_unknown_definition_is_named() -> None:
     with pytest.raises(KeyError, match="'observation_jump'"):
         definition_validator("protocol.schema.json", "observation_jump")
+
+
+def test_every_message_of_a_run_matches_the_protocol_schema(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both directions, over the packaged seed rule cases run against the reference adapter."""
+    from conform_helpers import REFERENCE, conform  # noqa: PLC0415 (tests folder on sys.path)
+
+    from privtrak.conformance._process import AdapterProcess  # noqa: PLC0415
+
+    messages: list[Any] = []
+    send, receive = AdapterProcess.send, AdapterProcess.receive
+
+    def sending(self: AdapterProcess, message: Any) -> None:
+        messages.append(message)
+        send(self, message)
+
+    def receiving(self: AdapterProcess, timeout: float) -> dict[str, Any]:
+        reply = receive(self, timeout)
+        messages.append(reply)
+        return reply
+
+    monkeypatch.setattr(AdapterProcess, "send", sending)
+    monkeypatch.setattr(AdapterProcess, "receive", receiving)
+    assert conform("--adapter", REFERENCE, "--case", "seed/R*") == 0, capsys.readouterr().out
+    validator = jsonschema.Draft202012Validator(protocol_schema(), registry=schema_registry())
+    kinds = {m.get("type") for m in messages}
+    assert {"hello", "reset", "ready", "step", "observation", "bye"} <= kinds
+    for message in messages:
+        errors = list(validator.iter_errors(message))
+        assert not errors, (message, errors[0].message)
