@@ -157,3 +157,21 @@ def test_every_message_of_a_run_matches_the_protocol_schema(
     for message in messages:
         errors = list(validator.iter_errors(message))
         assert not errors, (message, errors[0].message)
+
+
+def test_the_ledger_is_complete_in_vectors_and_may_be_partial_on_the_wire() -> None:
+    from privtrak.conformance._steps import LEDGER_KEYS  # noqa: PLC0415
+
+    ledger = common_schema()["$defs"]["ledger"]
+    assert tuple(ledger["properties"]) == LEDGER_KEYS
+    assert tuple(common_schema()["$defs"]["ledger_complete"]["required"]) == LEDGER_KEYS
+    full = dict.fromkeys(LEDGER_KEYS, "0")
+    state = {"users": 0, "entries": [], "pending_records": 0, "next_deadline": None}
+    vector = definition_validator("vector.schema.json", "observation_state")
+    wire = definition_validator("protocol.schema.json", "observation_state")
+    assert vector.is_valid({**state, "ledger": full}) and wire.is_valid({**state, "ledger": full})
+    partial = {k: v for k, v in full.items() if k != "pending_up"}
+    assert wire.is_valid({**state, "ledger": partial})
+    assert not vector.is_valid({**state, "ledger": partial})
+    assert not vector.is_valid({**state, "ledger": {**full, "bonus_up": "0"}})
+    assert not wire.is_valid({**state, "ledger": {**full, "credited_up": 5}})
