@@ -1,4 +1,4 @@
-"""Steps and observations of a conformance case, as typed values with JSON codecs.
+"""Steps and observations of a conformance case, as typed values.
 
 A case is a list of steps; running a step against an implementation yields
 one observation. The wire form of both is fixed by the vector format and the
