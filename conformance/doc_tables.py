@@ -14,9 +14,9 @@ numeric defaults). This module renders each table from that source; run ::
     python -m privtrak.conformance.doc_tables          # report drift, exit 1 if any
     python -m privtrak.conformance.doc_tables --write  # rewrite the tables in place
 
-(by default on the SPEC.md and PROTOCOL.md of the installed package, which
-for an editable install is the checkout; ``--spec``/``--protocol`` name
-other files). Only the table is rewritten; the text around it is kept.
+from the root of a checkout (the files are ``reference/SPEC.md`` and
+``conformance/PROTOCOL.md`` below the current directory; ``--spec`` and
+``--protocol`` name others). Only the table is rewritten; the text around it is kept.
 ``tests/conformance/test_doc_tables.py`` checks every table, and the
 JSON schemas, against the code.
 """
@@ -28,7 +28,6 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from importlib import resources
 from pathlib import Path
 
 from privtrak.reference import PRESETS, default_config
@@ -190,12 +189,8 @@ def rewrite(text: str, tables: Sequence[Table]) -> str:
     return text
 
 
-def default_paths() -> dict[str, Path]:
-    """``spec``/``protocol`` -> the documents of the installed package."""
-    return {
-        "spec": Path(str(resources.files("privtrak.reference").joinpath("SPEC.md"))),
-        "protocol": Path(str(resources.files("privtrak.conformance").joinpath("PROTOCOL.md"))),
-    }
+DEFAULT_PATHS = {"spec": Path("reference/SPEC.md"), "protocol": Path("conformance/PROTOCOL.md")}
+"""``spec``/``protocol`` -> the document, relative to the root of a checkout."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -204,10 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m privtrak.conformance.doc_tables",
         description="Check the configuration tables of SPEC.md and PROTOCOL.md against "
                     "the code; --write rewrites the tables that differ.")
-    defaults = default_paths()
-    parser.add_argument("--spec", type=Path, default=defaults["spec"], help="SPEC.md to use")
-    parser.add_argument("--protocol", type=Path, default=defaults["protocol"],
-                        help="PROTOCOL.md to use")
+    parser.add_argument("--spec", type=Path, default=DEFAULT_PATHS["spec"],
+                        help="SPEC.md to use (default: %(default)s)")
+    parser.add_argument("--protocol", type=Path, default=DEFAULT_PATHS["protocol"],
+                        help="PROTOCOL.md to use (default: %(default)s)")
     parser.add_argument("--write", action="store_true", help="rewrite tables that differ")
     args = parser.parse_args(argv)
     paths = {"spec": args.spec, "protocol": args.protocol}
@@ -217,19 +212,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             text = path.read_text(encoding="utf-8")
             new = rewrite(text, tables)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            print(f"{path}: cannot read it ({exc.strerror}); run from the root of a checkout "
+                  "or name the file with --spec/--protocol", file=sys.stderr)
+            return 2
+        except ValueError as exc:
             print(f"{path}: {exc}", file=sys.stderr)
             return 2
         if new == text:
             continue
         drifted += 1
-        if args.write:
+        changed = ", ".join(t.name for t in tables if parse_table(text, t) != rows(t))
+        if not args.write:
+            print(f"{path}: does not match the code: {changed}; run with --write to rewrite")
+            continue
+        try:
             path.write_text(new, encoding="utf-8")
-            print(f"rewrote the tables of {path}")
-        else:
-            changed = [t.name for t in tables if parse_table(text, t) != rows(t)]
-            print(f"{path}: {', '.join(changed)} differ from the code; "
-                  "run with --write to rewrite them")
+        except OSError as exc:
+            print(f"{path}: cannot write it ({exc.strerror})", file=sys.stderr)
+            return 2
+        print(f"{path}: rewrote {changed}")
     return 1 if drifted and not args.write else 0
 
 

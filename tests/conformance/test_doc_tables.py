@@ -192,13 +192,17 @@ def test_the_command_reports_drift_and_write_fixes_it(
     protocol.write_text(DOCS["protocol"].read_text("utf-8"), encoding="utf-8")
     args = ["--spec", str(spec), "--protocol", str(protocol)]
     assert main(args) == 1
-    assert "SPEC.md R10 table differ" in capsys.readouterr().out
+    assert capsys.readouterr().out == f"{spec}: does not match the code: SPEC.md R10 table; " \
+        "run with --write to rewrite\n"
     assert main([*args, "--write"]) == 0
+    assert capsys.readouterr().out == f"{spec}: rewrote SPEC.md R10 table\n"
     assert spec.read_text("utf-8") == DOCS["spec"].read_text("utf-8")
     assert main(args) == 0
     spec.write_text("no tables here\n", encoding="utf-8")
     assert main(args) == 2
     assert "header row" in capsys.readouterr().err
+    assert main(["--spec", str(tmp_path / "missing.md"), "--protocol", str(protocol)]) == 2
+    assert "run from the root of a checkout" in capsys.readouterr().err
 
 
 # -- the JSON schemas ----------------------------------------------------------
