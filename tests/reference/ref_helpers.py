@@ -23,9 +23,9 @@ from privtrak.reference import (
 uid = ids.user
 """User ``n`` (0..15) of :mod:`privtrak.reference.ids`: ``n * 0x11`` fifteen times, then 0x00."""
 ih = ids.torrent
-"""Torrent ``n`` (0..15): twenty bytes of ``0xA0 + n``."""
+"""Torrent ``n`` (0..31): twenty bytes of ``0xA0 + n``."""
 pid = ids.peer
-"""Peer ``n`` (0..15): twenty bytes of ``0xC0 + n``."""
+"""Peer ``n`` (0..63): twenty bytes of ``0xC0 + n``."""
 cred = ids.passkey_path
 """The path-form passkey credential of ``uid(user)``."""
 
