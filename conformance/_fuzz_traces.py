@@ -153,10 +153,10 @@ class _Plan:
     """Index into :data:`CREDENTIAL_FORMS` (0: the canonical path form)."""
 
 
-CREDENTIAL_FORMS: tuple[Callable[[str], str], ...] = tuple(
-    form.build for form in ids.CREDENTIAL_FORMS)
+CREDENTIAL_FORMS: tuple[Callable[[str], str], ...] = (
+    *(form.build for form in ids.CREDENTIAL_FORMS), lambda k: BAD_CREDENTIAL)
 """The credential forms of SPEC.md R1.1 (:data:`privtrak.reference.ids.CREDENTIAL_FORMS`:
-the canonical path form first, then the other accepted ones, then refused ones)."""
+the canonical path form first), then one that is no passkey at all."""
 _FORMS = (0,) * 16 + tuple(range(1, len(CREDENTIAL_FORMS)))
 
 

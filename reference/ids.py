@@ -100,16 +100,36 @@ BAD_CREDENTIALS: tuple[str, ...] = (
 )
 """Request targets whose passkey is not 32 hex characters: refused ``bad_credential``."""
 
+def _other_passkey(key: str) -> str:
+    """A passkey that is not ``key``: user 2's, or user 3's when ``key`` is user 2's."""
+    return passkey(2) if key != passkey(2) else passkey(3)
+
+
+def _percent_first(key: str) -> str:
+    """``key`` with its first character percent-encoded (``a`` -> ``%61``)."""
+    return f"%{ord(key[0]):02x}{key[1:]}"
+
+
 CREDENTIAL_FORMS: tuple[CredentialForm, ...] = (
     CredentialForm("path", lambda k: f"/{k}/announce", accepted=True),
     CredentialForm("upper-case-path", lambda k: f"/{k.upper()}/announce", accepted=True),
     CredentialForm("query-with-other-parameters",
-                   lambda k: f"/announce?info_hash=x&passkey={k}&port=6881", accepted=True),
+                   lambda k: f"/announce?info_hash=x&passkey={k}&port=1", accepted=True),
     CredentialForm("both-forms-differing-case",
                    lambda k: f"/{k}/announce?passkey={k.upper()}", accepted=True),
+    CredentialForm("percent-encoded-in-query",
+                   lambda k: f"/announce?passkey={_percent_first(k)}", accepted=True),
     CredentialForm("trailing-slash", lambda k: f"/{k}/announce/", accepted=False),
     CredentialForm("three-segments", lambda k: f"/x/{k}/announce", accepted=False),
-    CredentialForm("fragment", lambda k: f"/announce?passkey={k}#frag", accepted=False),
-    CredentialForm("not-a-passkey", lambda k: BAD_CREDENTIALS[0], accepted=False),
+    CredentialForm("fragment", lambda k: f"/announce?passkey={k}#f", accepted=False),
+    CredentialForm("repeated-parameter",
+                   lambda k: f"/announce?passkey={k}&passkey={k}", accepted=False),
+    CredentialForm("percent-encoded-in-path",
+                   lambda k: f"/{_percent_first(k)}/announce", accepted=False),
+    CredentialForm("conflicting-forms",
+                   lambda k: f"/{k}/announce?passkey={_other_passkey(k)}", accepted=False),
 )
-"""Forms of request target for one passkey, the canonical path form first."""
+"""Every form of request target of SPEC.md R1.1 for one passkey, the canonical
+path form first, then the other accepted ones, then the refused ones (each
+refused ``bad_credential``). The vector ``seed/R1.1/credential-forms`` shows
+them all; the fuzzer draws them."""
