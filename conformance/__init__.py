@@ -29,6 +29,11 @@ NAME``; ``--list-mutants`` lists them)::
     serve(Execution)                           # the reference on stdin/stdout
     serve(ModelExecution, MODEL_INFO)          # the normative model (--model)
     for name in MUTANTS: print(name, describe_mutant(name))
+
+The JSON Schemas (``schema/*.schema.json``; the protocol's and the vector
+files' share ``common.schema.json`` through ``$ref``)::
+
+    jsonschema.Draft202012Validator(vector_schema(), registry=schema_registry())
 """
 
 from __future__ import annotations
@@ -47,7 +52,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "load_strict": ("._vectors", "load_strict"),
     "parse_file": ("._vectors", "parse_file"),
     "dumps_file": ("._vectors", "dumps_file"),
-    "vector_schema": ("._vectors", "vector_schema"),
+    "vector_schema": ("._schemas", "vector_schema"),
+    "protocol_schema": ("._schemas", "protocol_schema"),
+    "common_schema": ("._schemas", "common_schema"),
+    "schema_registry": ("._schemas", "schema_registry"),
     "packaged_vector_dir": ("._vectors", "packaged_vector_dir"),
     "packaged_vector_files": ("._vectors", "packaged_vector_files"),
     # the cases of a run
@@ -106,6 +114,7 @@ __all__ = [
     "VectorError",
     "VectorFile",
     "case_id_matches",
+    "common_schema",
     "describe_mutant",
     "dumps_file",
     "exit_status",
@@ -119,8 +128,10 @@ __all__ = [
     "packaged_vector_dir",
     "packaged_vector_files",
     "parse_file",
+    "protocol_schema",
     "render_failure",
     "run_cases",
+    "schema_registry",
     "select",
     "serve",
     "summary_line",
@@ -142,6 +153,7 @@ if TYPE_CHECKING:
     from ._mutants import describe as describe_mutant
     from ._report import CaseResult, Status, exit_status, summary_line
     from ._runner import run_cases
+    from ._schemas import common_schema, protocol_schema, schema_registry, vector_schema
     from ._session import CannotRun, RunOptions, Session
     from ._steps import VectorError
     from ._vectors import (
@@ -155,7 +167,6 @@ if TYPE_CHECKING:
         packaged_vector_dir,
         packaged_vector_files,
         parse_file,
-        vector_schema,
     )
 
 

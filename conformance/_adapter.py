@@ -42,7 +42,8 @@ from privtrak import __version__
 from privtrak.reference import Config, ConfigError, PrivtrakError, UserId, parse_config
 
 from ._execute import BeyondModel, ExecutionError
-from ._steps import Observation, Step, VectorError, Where, decode_step, encode_observation
+from ._steps import Observation, Step, VectorError, Where
+from ._steps_json import decode_step, encode_observation
 from ._vectors import FEATURES
 
 PROTOCOL = 2

@@ -12,11 +12,10 @@ generation instead of silently writing wrong vectors. ::
     c.want(c.announce(10, up=40).record.up, -60, "negative delta")
     case = c.build()
 
-Identities are small numbers: user ``n`` has the passkey ``nn`` repeated 15
-times then ``00`` (user 1 is ``1111...1100``; the final zero byte spreads
-users over shards, 16 equal bytes would all hash to odd values), torrent
-``n`` the infohash ``a<n>`` repeated and peer ``n`` the peer id ``c<n>``
-repeated, so vectors stay readable.
+Identities are small numbers, from :mod:`privtrak.reference.ids`: user
+``n`` is ``user(n)`` (passkey ``nn`` repeated 15 times then ``00``), torrent
+``n`` is ``torrent(n)`` (``a<n>`` repeated) and peer ``n`` is ``peer(n)``
+(``c<n>`` repeated), so vectors stay readable.
 """
 
 from __future__ import annotations
@@ -29,13 +28,10 @@ from privtrak.reference import (
     ByteCount,
     DeltaRecord,
     Event,
-    InfoHash,
-    PeerId,
     TrackerState,
-    UserId,
     parse_config,
-    passkey_credential,
 )
+from privtrak.reference.ids import passkey_path, peer, torrent, user
 
 from ._execute import Execution
 from ._steps import (
@@ -63,21 +59,6 @@ from ._vectors import FIELD_FEATURES, Case, CaseStep, required_features
 
 class CaseCheckError(AssertionError):
     """A hand-stated expectation of a case does not hold for the reference."""
-
-
-def user(n: int) -> UserId:
-    """User number ``n`` (1..15): 15 bytes of ``0xnn``, then ``0x00``."""
-    return UserId(bytes([n * 0x11]) * 15 + b"\x00")
-
-
-def torrent(n: int) -> InfoHash:
-    """Torrent number ``n`` (1..15): 20 bytes of ``0xan``."""
-    return InfoHash(bytes([0xA0 + n]) * 20)
-
-
-def peer(n: int) -> PeerId:
-    """Peer number ``n`` (1..15): 20 bytes of ``0xcn``."""
-    return PeerId(bytes([0xC0 + n]) * 20)
 
 
 class CaseBuilder:
@@ -123,7 +104,7 @@ class CaseBuilder:
                  port: int = 6881) -> AnnounceObservation:
         """Announce for user ``u``, torrent ``t``, peer ``p`` with absolute counters."""
         request = AnnounceRequest(
-            passkey_credential(user(u)) if credential is None else credential,
+            passkey_path(u) if credential is None else credential,
             torrent(t), peer(p), ByteCount(up), ByteCount(down), ByteCount(left), Event(event),
             ip, port)
         obs = self.run(AnnounceStep(now, request))

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._cases import CaseBuilder, user
+from privtrak.reference.ids import CREDENTIAL_FORMS, user
+
+from ._cases import CaseBuilder
 from ._vectors import Case
 
 _REGISTRY: list[Callable[[], Case]] = []
@@ -240,18 +242,9 @@ def go_durations_in_the_config() -> Case:
 
 _KEY = user(10).hex()
 """A passkey with hex letters (``aaaa...00``), so its upper-case form differs."""
-_CREDENTIALS = (
-    ("upper-case-path", f"/{_KEY.upper()}/announce", None),
-    ("query-with-other-parameters", f"/announce?info_hash=x&passkey={_KEY}&port=1", None),
-    ("both-forms-differing-case", f"/{_KEY}/announce?passkey={_KEY.upper()}", None),
-    ("percent-encoded-in-query", f"/announce?passkey=%{ord(_KEY[0]):02x}{_KEY[1:]}", None),
-    ("trailing-slash", f"/{_KEY}/announce/", "bad_credential"),
-    ("three-segments", f"/x/{_KEY}/announce", "bad_credential"),
-    ("fragment", f"/announce?passkey={_KEY}#f", "bad_credential"),
-    ("repeated-parameter", f"/announce?passkey={_KEY}&passkey={_KEY}", "bad_credential"),
-    ("percent-encoded-in-path", f"/%{ord(_KEY[0]):02x}{_KEY[1:]}/announce", "bad_credential"),
-    ("conflicting-forms", f"/{_KEY}/announce?passkey={user(2).hex()}", "bad_credential"),
-)
+_CREDENTIALS = tuple((form.name, form.build(_KEY), None if form.accepted else "bad_credential")
+                     for form in CREDENTIAL_FORMS[1:])
+"""Every form but the canonical path: (name, credential, expected reject)."""
 
 
 @gap_case

@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from privtrak.reference import shard_of
+from privtrak.reference.ids import user
 
-from ._cases import CaseBuilder, user
-from ._cases_rules import SEED, new
+from ._cases import CaseBuilder
+from ._cases_rules_base import SEED, new
 from ._vectors import Case
 
 FOUR_SHARDS: dict[str, Any] = {"shard_count": 4}

@@ -14,15 +14,11 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._process import AdapterError, AdapterProcess, ProtocolError
+from ._schemas import definition_validator
 from ._yaml_config import config_yaml
-
-if TYPE_CHECKING:
-    import jsonschema
 
 PROTOCOL_VERSION = 2
 
@@ -55,28 +51,10 @@ class StepFailed(AdapterError):
     """The adapter answered a step with an ``error`` reply."""
 
 
-@cache
-def protocol_schema() -> dict[str, Any]:
-    """The protocol's JSON Schema, as shipped with the package."""
-    text = resources.files("privtrak.conformance").joinpath(
-        "schema", "protocol.schema.json").read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-@cache
-def _validator(definition: str) -> jsonschema.Draft202012Validator:
-    import jsonschema  # noqa: PLC0415 (not needed by the adapter side of the package)
-
-    schema = protocol_schema()
-    sub = {"$schema": schema["$schema"], "$defs": schema["$defs"],
-           "$ref": f"#/$defs/{definition}"}
-    return jsonschema.Draft202012Validator(sub)
-
-
 def schema_problem(definition: str, value: object) -> str | None:
     """The first way ``value`` breaks ``$defs/<definition>``, or ``None``."""
-    errors = sorted(_validator(definition).iter_errors(value), key=lambda e: list(e.path))
+    validator = definition_validator("protocol.schema.json", definition)
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
     if not errors:
         return None
     err = errors[0]

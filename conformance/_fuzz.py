@@ -57,14 +57,8 @@ from ._fuzz_traces import (
 )
 from ._process import AdapterError
 from ._session import CannotRun, Session
-from ._steps import (
-    AnnounceStep,
-    HandlerStep,
-    ReportStep,
-    Step,
-    encode_observation,
-    encode_step,
-)
+from ._steps import AnnounceStep, HandlerStep, ReportStep, Step
+from ._steps_json import encode_observation, encode_step
 from ._vectors import Case, CaseStep, required_features
 
 

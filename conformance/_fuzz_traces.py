@@ -22,6 +22,7 @@ from privtrak.reference import (
     InfoHash,
     PeerId,
     UserId,
+    ids,
     parse_config,
 )
 from privtrak.reference._policy import POLICY_FIELDS, PRESETS
@@ -41,15 +42,14 @@ from ._steps import (
     TakeStep,
 )
 
-USERS: tuple[str, ...] = (
-    "00112233445566778899aabbccddeeff",
-    "ffeeddccbbaa99887766554433221100",
-    "0123456789abcdef0123456789abcdef",
-)
-"""Passkeys of the fuzzed users (their shards differ for most shard counts)."""
-BAD_CREDENTIAL = "/not-a-passkey/announce"
-TORRENTS: tuple[bytes, ...] = (bytes.fromhex("aa" * 20), bytes.fromhex("bb" * 20))
-PEERS: tuple[bytes, ...] = (b"-PT0001-" + b"a" * 12, b"-PT0001-" + b"b" * 12)
+USERS: tuple[str, ...] = tuple(ids.passkey(n) for n in (10, 11, 12))
+"""Passkeys of the fuzzed users 10..12 of :mod:`privtrak.reference.ids`: hex
+letters (``aaaa...00``), so the upper-case credential forms differ from the
+canonical one, and shards 1, 0, 1 of two and 2, 1, 0 of three, so users
+share a shard and have their own."""
+BAD_CREDENTIAL = ids.BAD_CREDENTIALS[0]
+TORRENTS: tuple[InfoHash, ...] = (ids.torrent(1), ids.torrent(2))
+PEERS: tuple[PeerId, ...] = (ids.peer(1), ids.peer(2))
 BIG: tuple[int, ...] = (2**63 - 1, 2**63, 2**64 - 1)
 
 
@@ -155,16 +155,9 @@ class _Plan:
 
 
 CREDENTIAL_FORMS: tuple[Callable[[str], str], ...] = (
-    lambda k: f"/{k}/announce",
-    lambda k: f"/{k.upper()}/announce",
-    lambda k: f"/announce?info_hash=x&passkey={k}&port=6881",
-    lambda k: f"/{k}/announce?passkey={k.upper()}",
-    lambda k: f"/{k}/announce/",
-    lambda k: f"/x/{k}/announce",
-    lambda k: f"/announce?passkey={k}#frag",
-    lambda k: BAD_CREDENTIAL,
-)
-"""Credential forms of SPEC.md R1.1 (the first four accepted, the rest refused)."""
+    *(form.build for form in ids.CREDENTIAL_FORMS), lambda k: BAD_CREDENTIAL)
+"""The credential forms of SPEC.md R1.1 (:data:`privtrak.reference.ids.CREDENTIAL_FORMS`:
+the canonical path form first), then one that is no passkey at all."""
 _FORMS = (0,) * 16 + tuple(range(1, len(CREDENTIAL_FORMS)))
 
 
@@ -334,6 +327,6 @@ def _request(plan: _Plan, counters: dict[tuple[int, int, int], tuple[int, int]]
         new_down = old_down if plan.amount == 3 else BIG[plan.amount % len(BIG)]
     counters[key] = (new_up, new_down)
     credential = CREDENTIAL_FORMS[plan.credential_form](USERS[plan.user])
-    return AnnounceRequest(credential, InfoHash(TORRENTS[plan.torrent]),
-                           PeerId(PEERS[plan.peer]), ByteCount(new_up), ByteCount(new_down),
-                           ByteCount(plan.left), plan.event, "10.0.0.1", 6881)
+    return AnnounceRequest(credential, TORRENTS[plan.torrent], PEERS[plan.peer],
+                           ByteCount(new_up), ByteCount(new_down), ByteCount(plan.left),
+                           plan.event, "10.0.0.1", 6881)

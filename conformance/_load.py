@@ -17,7 +17,7 @@ from typing import Any
 
 from privtrak.reference import config_to_mapping
 
-from ._steps import encode_observation, encode_step
+from ._steps_json import encode_observation, encode_step
 from ._vectors import Case as VectorCase
 from ._vectors import load_file as load_vector_file
 

@@ -50,6 +50,7 @@ from privtrak.reference import (
 if TYPE_CHECKING:
     import jsonschema
 
+from ._schemas import inlined_schema, vector_schema
 from ._steps import (
     JsonObject,
     Observation,
@@ -59,12 +60,9 @@ from ._steps import (
     TakeStep,
     VectorError,
     Where,
-    decode_observation,
-    decode_step,
-    encode_observation,
-    encode_step,
     step_time,
 )
+from ._steps_json import decode_observation, decode_step, encode_observation, encode_step
 
 FORMAT = "privtrak-vectors"
 VERSION = 2
@@ -194,40 +192,11 @@ def dumps_file(group: str, cases: Sequence[Case]) -> str:
 
 
 @cache
-def vector_schema() -> dict[str, Any]:
-    """The JSON Schema of vector files (draft 2020-12), as shipped."""
-    text = resources.files("privtrak.conformance").joinpath(
-        "schema/vector.schema.json").read_text(encoding="utf-8")
-    doc: dict[str, Any] = json.loads(text)
-    return doc
-
-
-def _inline_refs(node: Any, defs: dict[str, Any], depth: int = 0) -> Any:
-    """``node`` with every local ``{"$ref": "#/$defs/x"}`` replaced by its target.
-
-    The schema is acyclic; resolving references once up front halves the time
-    jsonschema needs for the shipped vectors (it re-resolves every ``$ref`` on
-    every visit otherwise).
-    """
-    if depth > 50:
-        raise ValueError("vector schema: $ref nesting too deep (a cycle?)")
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and len(node) == 1 and ref.startswith("#/$defs/"):
-            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs, depth + 1)
-        return {k: _inline_refs(v, defs, depth + 1) for k, v in node.items() if k != "$defs"}
-    if isinstance(node, list):
-        return [_inline_refs(v, defs, depth + 1) for v in node]
-    return node
-
-
-@cache
 def _validator() -> jsonschema.Draft202012Validator:
     import jsonschema  # noqa: PLC0415 (only files that are not trusted need it)
 
-    schema = vector_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(_inline_refs(schema, schema["$defs"]))
+    jsonschema.Draft202012Validator.check_schema(vector_schema())
+    return jsonschema.Draft202012Validator(inlined_schema("vector.schema.json"))
 
 
 def _schema_error(file: str, doc: Any, err: jsonschema.ValidationError) -> VectorError:

@@ -3,6 +3,8 @@
 Start with :class:`Tracker` (the state machine, its module docstring lists
 every rule in order) and ``SPEC.md`` beside this package's source, which
 states each rule with its reason and the seed's behaviour where it differs.
+:mod:`privtrak.reference.ids` builds readable users, torrents and peers from
+small numbers (the ids of the conformance vectors and the tests).
 """
 
 from __future__ import annotations

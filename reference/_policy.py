@@ -187,3 +187,38 @@ PRESETS: Mapping[str, Policy] = MappingProxyType({"seed": SEED, "recommended": R
 """Preset name -> its policy; read-only (a preset is part of the specification)."""
 
 POLICY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Policy))
+
+POLICY_RULES: Mapping[str, str] = MappingProxyType({
+    "baseline_key": "R2.1",
+    "counter_decrease": "R4.1",
+    "started_on_known": "R4.2",
+    "stopped_unknown": "R5.3",
+    "event_records": "R5.2",
+    "stale_on_announce": "R7.2",
+    "purge_on_announce": "R7.1",
+    "purge_records": "R7.4",
+    "batch_scope": "R6.8",
+    "flush_path": "R6.3",
+    "flush_on_gc": "R6.2",
+    "failed_batch": "R6.5",
+    "handler_failure": "R6.6",
+    "stop_undelivered": "R8.2",
+    "counter_limit": "R9.2",
+    "expiry_panic": "R7.3",
+    "stop_entries": "R8.3",
+})
+"""Policy field -> the SPEC.md rule that specifies it (the one its docstring names)."""
+
+
+def policy_values(name: str) -> tuple[str, ...] | tuple[bool, ...]:
+    """The values policy field ``name`` may take, in declaration order.
+
+    ``(False, True)`` for a boolean field. Raises ``KeyError`` for a name that
+    is not in :data:`POLICY_FIELDS`.
+    """
+    if name not in POLICY_FIELDS:
+        raise KeyError(f"no policy field {name!r}")
+    value = getattr(SEED, name)
+    if isinstance(value, bool):
+        return (False, True)
+    return tuple(member.value for member in type(value))

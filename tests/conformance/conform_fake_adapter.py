@@ -17,7 +17,8 @@ import time
 
 from privtrak.conformance._adapter import ALL_FEATURES
 from privtrak.conformance._execute import Execution
-from privtrak.conformance._steps import Where, decode_step, encode_observation
+from privtrak.conformance._steps import Where
+from privtrak.conformance._steps_json import decode_step, encode_observation
 from privtrak.reference import UserId, parse_config
 
 

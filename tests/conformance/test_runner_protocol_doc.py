@@ -12,7 +12,7 @@ from importlib import resources
 
 import jsonschema
 
-from privtrak.conformance._client import protocol_schema
+from privtrak.conformance import protocol_schema, schema_registry
 from privtrak.conformance._steps import OPS
 from privtrak.conformance._vectors import FEATURES
 
@@ -39,7 +39,7 @@ def test_the_example_exchange_is_what_the_reference_adapter_answers() -> None:
 
 
 def test_every_example_message_matches_the_protocol_schema() -> None:
-    validator = jsonschema.Draft202012Validator(protocol_schema())
+    validator = jsonschema.Draft202012Validator(protocol_schema(), registry=schema_registry())
     for line in example_lines():
         message = json.loads(line[3:])
         assert validator.is_valid(message), line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from privtrak.conformance._cases import CaseBuilder, user
+from privtrak.conformance._cases import CaseBuilder
 from privtrak.conformance._cases_random import random_case
 from privtrak.conformance._execute import Execution, ExecutionError, run_steps
 from privtrak.conformance._steps import (
@@ -18,6 +18,7 @@ from privtrak.conformance._steps import (
     StopStep,
 )
 from privtrak.reference import default_config, parse_config, shard_of
+from privtrak.reference.ids import user
 
 
 def test_time_must_not_go_backwards_and_nothing_changes() -> None:

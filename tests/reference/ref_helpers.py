@@ -1,7 +1,8 @@
 """Small builders shared by the rule-by-rule tests of the reference core.
 
-Ids are built from small integers so expected values stay readable:
-``uid(1)`` is fifteen zero bytes then 0x01, ``ih(2)`` is twenty 0x02 bytes.
+Ids are the small-number ids of :mod:`privtrak.reference.ids`, under short
+names: ``uid(1)`` is fifteen 0x11 bytes then 0x00, ``ih(2)`` twenty 0xA2
+bytes, ``pid(3)`` twenty 0xC3 bytes.
 """
 
 from __future__ import annotations
@@ -13,33 +14,20 @@ from privtrak.reference import (
     AnnounceRequest,
     Batch,
     Event,
-    InfoHash,
-    PeerId,
     Tracker,
-    UserId,
+    ids,
     parse_config,
     snapshot,
 )
 
-
-def uid(n: int) -> UserId:
-    """The user id whose 16 bytes are ``n`` big-endian."""
-    return UserId(n.to_bytes(16, "big"))
-
-
-def ih(n: int) -> InfoHash:
-    """Twenty bytes of value ``n``."""
-    return InfoHash(bytes([n]) * 20)
-
-
-def pid(n: int) -> PeerId:
-    """Twenty bytes of value ``0x40 + n``."""
-    return PeerId(bytes([0x40 + n]) * 20)
-
-
-def cred(user: int) -> str:
-    """The path-form passkey credential of ``uid(user)``."""
-    return "/" + uid(user).hex() + "/announce"
+uid = ids.user
+"""User ``n`` (0..15) of :mod:`privtrak.reference.ids`: ``n * 0x11`` fifteen times, then 0x00."""
+ih = ids.torrent
+"""Torrent ``n`` (0..31): twenty bytes of ``0xA0 + n``."""
+pid = ids.peer
+"""Peer ``n`` (0..63): twenty bytes of ``0xC0 + n``."""
+cred = ids.passkey_path
+"""The path-form passkey credential of ``uid(user)``."""
 
 
 def req(*, user: int = 1, torrent: int = 1, peer: int = 1, up: int = 0, down: int = 0,

@@ -51,7 +51,7 @@ def test_purge_records_never_overfill_a_batch() -> None:
     gc = t.collect_garbage(now=11)
     assert gc.removed_entries == 5
     assert [len(b.records) for b in t.waiting_batches()] == [2, 2]
-    assert [r.info_hash[0] for r in t.buffered_records(0)] == [5]
+    assert [r.info_hash[0] for r in t.buffered_records(0)] == [0xA5]  # ih(5): twenty 0xA5 bytes
 
 
 def test_seed_rechecks_the_size_on_every_announce() -> None:
@@ -332,9 +332,10 @@ def test_announce_record_seals_before_its_purges_join() -> None:
 
 
 def test_seed_batches_group_users_by_fnv_shard() -> None:
-    """R2.3, R6.1: fnv1a_32(uid(n)) is 0x68691772, 0x676915df, 0x6669144c, 0x656912b9 for
-    n = 1..4, so with two shards users 1 and 3 share shard 0 and users 2 and 4 shard 1;
-    each shard fills and flushes its own batch."""
+    """R2.3, R6.1: fnv1a_32(uid(n)) is 0xf6cd2bf2, 0x4163baff, 0x5cb81e6c, 0x42fe7a39 for
+    n = 1..4 (the hash of fifteen bytes n * 0x11 then 0x00, worked out with the FNV-1a
+    loop of SPEC.md R2.3), so with two shards (the low bit: 0, 1, 0, 1) users 1 and 3
+    share shard 0 and users 2 and 4 shard 1; each shard fills and flushes its own batch."""
     t = make("seed", shard_count=2, batch_size=2)
     assert [t.shard_of(uid(n)) for n in (1, 2, 3, 4)] == [0, 1, 0, 1]
     for n in (1, 2, 3, 4):
@@ -350,8 +351,8 @@ def test_seed_batches_group_users_by_fnv_shard() -> None:
 
 
 # -- R6.8 --------------------------------------------------------------------------
-# With shard_count=4, uid(1), uid(2), uid(3), uid(4) fall in shards 2, 3, 0, 1
-# (fnv1a_32 values in test_seed_batches_group_users_by_fnv_shard), so every
+# With shard_count=4, uid(1), uid(2), uid(3), uid(4) fall in shards 2, 3, 0, 1 (the low
+# two bits of the fnv1a_32 values in test_seed_batches_group_users_by_fnv_shard), so every
 # global batch below mixes shards that shard scope would keep apart.
 
 

@@ -64,7 +64,8 @@ def test_malformed_passkeys_are_bad_credentials(credential: str, says: str) -> N
 def test_canonical_credential_round_trips() -> None:
     """R1.1: passkey_credential gives /<lowercase hex>/announce."""
     assert passkey_credential(UserId(PK_ID)) == f"/{PK}/announce"
-    assert parse_passkey(passkey_credential(uid(12345))) == uid(12345)
+    for user in (uid(0), uid(15), UserId(bytes(range(16)))):
+        assert parse_passkey(passkey_credential(user)) == user
 
 
 def test_refused_announce_changes_nothing() -> None:
@@ -110,14 +111,14 @@ def test_custom_identifiers_follow_the_protocol() -> None:
         def identify(self, request: AnnounceRequest) -> UserId:
             if request.peer_id == pid(9):
                 raise IdentificationError(RejectCode.UNKNOWN_USER, "peer 9 is banned")
-            return uid(request.peer_id[0])
+            return uid(request.peer_id[0] - 0xC0)  # pid(n) starts with 0xC0 + n
 
     t = Tracker(default_config(), ByPeer(), now=0)
     ok = t.announce(AnnounceRequest("anything", ih(1), pid(1), 0, 0, 0), now=0)
-    assert ok.user == uid(0x41)
+    assert ok.user == uid(1)
     banned = t.announce(AnnounceRequest("anything", ih(1), pid(9), 0, 0, 0), now=0)
     assert (banned.reject, banned.message) == (RejectCode.UNKNOWN_USER, "peer 9 is banned")
-    assert [e.user for e in t.entries()] == [uid(0x41)]
+    assert [e.user for e in t.entries()] == [uid(1)]
 
 
 @given(st.binary(min_size=16, max_size=16), st.booleans(), st.booleans())

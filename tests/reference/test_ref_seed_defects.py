@@ -382,7 +382,7 @@ def test_defect_13_hybrid_torrents_are_credited_twice() -> None:
     """R2.1, G1 (defect 13): a hybrid torrent announced under its v1 and its truncated v2
     infohash is two entries, so the same transfer is credited twice, under both presets.
     This pins the known gap until infohash aliasing is specified."""
-    v1, v2 = ih(0x11), ih(0x22)
+    v1, v2 = ih(11), ih(12)  # two infohashes standing for one torrent's v1 and v2
     for preset in ("seed", "recommended"):
         t = make(preset)
         for info_hash in (v1, v2):

@@ -19,7 +19,7 @@ SHARDS = 2
 
 def _users_of_shard(shard: int, count: int = 2) -> list[int]:
     """The first ``count`` small user numbers whose user id hashes to ``shard``."""
-    return [n for n in range(1, 50) if shard_of(uid(n), SHARDS) == shard][:count]
+    return [n for n in range(1, 16) if shard_of(uid(n), SHARDS) == shard][:count]
 
 
 def lively(scope: str = "shard") -> Tracker:

@@ -89,12 +89,12 @@ POLICY_FIELDS = [f.name for f in fields(Policy)]
 
 # Chosen so that, with 2..4 shards, users land both in distinct and in
 # shared shards (fnv1a_32 % n for n = 2, 3, 4: 0/1/2, 1/2/3, 0/0/0, 0/2/2).
-USERS = [UserId(bytes(15) + bytes([i])) for i in (1, 2, 3, 5)]
-UNKNOWN_USER = UserId(bytes(15) + bytes([4]))
-TORRENTS = [InfoHash(bytes([0xA0 + i]) * 20) for i in range(3)]
-PEERS = [PeerId(bytes([0x50 + i]) * 20) for i in range(3)]
-BAD_CREDENTIALS = ["/not-a-passkey/announce", "/" + "zz" * 16 + "/announce",
-                   passkey_credential(UNKNOWN_USER)]
+from privtrak.reference import ids  # noqa: E402, I001 (privtrak.reference.ids: the small world)
+USERS: list[UserId] = [ids.user(n) for n in (1, 2, 3, 9)]
+UNKNOWN_USER = ids.user(4)
+TORRENTS: list[InfoHash] = [ids.torrent(n) for n in range(3)]
+PEERS: list[PeerId] = [ids.peer(n) for n in range(3)]
+BAD_CREDENTIALS = [*ids.BAD_CREDENTIALS, passkey_credential(UNKNOWN_USER)]
 U64 = 2**64 - 1
 NEAR_LIMITS = [2**63 - 2, 2**63 - 1, 2**63, 2**63 + 1, U64 - 1, U64]
 

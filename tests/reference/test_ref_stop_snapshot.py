@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from ref_helpers import deliver_all, make, req, state_doc
+from ref_helpers import deliver_all, make, req, state_doc, uid
 
 from privtrak.reference import (
     Batch,
@@ -95,7 +95,7 @@ def test_recommended_returns_undelivered_batches() -> None:
     handed = t.stop(now=2)
     failed: list[Batch] = []
     for b in handed:
-        if any(r.user[-1] == 2 for r in b.records):
+        if any(r.user == uid(2) for r in b.records):
             t.batch_failed(b.batch_id, now=2)
             failed.append(b)
         else:

@@ -14,6 +14,7 @@ from privtrak.reference import (
     Event,
     InvalidInput,
     Outcome,
+    UserId,
     check_counter,
     fnv1a_32,
     make_info_hash,
@@ -198,7 +199,7 @@ def test_shard_is_fnv_modulo_shard_count() -> None:
         return h
 
     for n in (0, 1, 2, 255, 65536, 2**127):
-        user = uid(n)
+        user = UserId(n.to_bytes(16, "big"))
         assert fnv1a_32(user) == fnv(user)
         for count in (1, 7, 1024):
             assert shard_of(user, count) == fnv(user) % count
