@@ -296,10 +296,11 @@ def capacity_figure(outcome: Outcome, fig: Figure,
             lo.append(low)
             hi.append(high)
             if status == "at least":
-                ax.annotate("≥", (x, v), textcoords="offset points", xytext=(6, 4),
-                            color=color)
+                ax.annotate("≥", (x, v), textcoords="offset points",
+                            xytext=(6 + 8 * i, 4), color=color)
         ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], color=color, label=name,
-                linewidth=1.6, linestyle=LINESTYLES[i % len(LINESTYLES)])
+                linewidth=1.6, linestyle=LINESTYLES[i % len(LINESTYLES)],
+                markersize=marker_size(i, len(groups)))
         ax.errorbar(xs, ys, yerr=[[y - a for y, a in zip(ys, lo, strict=True)],
                                   [b - y for y, b in zip(ys, hi, strict=True)]],
                     fmt="none", ecolor=color, capsize=4)
