@@ -285,11 +285,12 @@ class _Identifier(PasskeyIdentifier):
     def __init__(self, allowed: Any, parse: Callable[[str], UserId],
                  honour_allow_list: bool = True) -> None:
         super().__init__(allowed if honour_allow_list else None)
-        self._parse = parse
+        self._broken_parse = parse
+        self._honoured = allowed if honour_allow_list else None
 
     def identify(self, request: AnnounceRequest) -> UserId:
-        user = self._parse(request.credential)
-        if self._allowed is not None and user not in self._allowed:
+        user = self._broken_parse(request.credential)
+        if self._honoured is not None and user not in self._honoured:
             raise IdentificationError(RejectCode.UNKNOWN_USER, "not registered")
         return user
 

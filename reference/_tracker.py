@@ -137,6 +137,11 @@ class Tracker(TrackerViews, TrackerDelivery, TrackerPurge, StateExport):
     ``_backoff(attempts)``
         The retry delay of a retained failed batch (R6.5).
 
+    An override may read and change the state named in :attr:`SUBCLASS_STATE`
+    (``_config``, ``_state``, ``_now``, ``_users`` with the ``_layout`` setting,
+    ``_batcher``, the counters ``_counts``, ``_record_counts`` and
+    ``_entry_count``, and ``_intern`` for info hashes), and nothing else.
+
     Every public method may be overridden as well. A subclass instance is
     restored from a snapshot with ``restore(doc, identifier, tracker_class=...)``
     (or :meth:`from_export`), never by changing an instance's class.

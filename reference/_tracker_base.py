@@ -125,6 +125,13 @@ class TrackerBase:
     """The attributes :meth:`_configure_hot_path` derives from the configuration and
     the rest of the tracker reads instead of it; an override may change them."""
 
+    SUBCLASS_STATE: ClassVar[tuple[str, ...]] = (
+        "_config", "_state", "_now", "_users", "_batcher", "_counts", "_record_counts",
+        "_entry_count", "_intern")
+    """The non-public state an override may read and change (``Tracker``
+    docstring); a subclass that keeps these consistent keeps the tracker's
+    invariants."""
+
     def __init__(self, config: Config | None = None,
                  identifier: UserIdentifier | None = None, *,
                  now: Seconds = Seconds(0)) -> None:

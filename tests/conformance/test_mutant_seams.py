@@ -9,7 +9,9 @@ docstring's "Extension points" section does not declare.
 
 from __future__ import annotations
 
+import ast
 import inspect
+import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,6 +77,46 @@ def test_every_extension_point_exists_and_is_documented() -> None:
     fresh = Tracker()
     for name in Tracker.HOT_PATH_SETTINGS:
         assert name in vars(fresh), f"hot-path setting {name} is not set by the tracker"
+
+
+def test_the_state_a_subclass_may_use_exists_and_is_documented() -> None:
+    fresh = Tracker()
+    section = (Tracker.__doc__ or "").split("Extension points", 1)[1]
+    for name in Tracker.SUBCLASS_STATE:
+        assert hasattr(fresh, name), f"declared subclass state {name} is not on a tracker"
+        assert f"``{name}``" in section, f"{name} is not documented in Tracker's docstring"
+
+
+def _protected_names_used(cls: type) -> set[str]:
+    """Every ``self._name`` (not dunder) the class body of ``cls`` reads or writes."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    return {node.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id == "self" and node.attr.startswith("_")
+            and not node.attr.startswith("__")}
+
+
+@pytest.mark.parametrize("cls", TRACKERS, ids=lambda c: c.__name__)
+def test_a_mutant_uses_only_declared_state(cls: type[Tracker]) -> None:
+    """A renamed attribute of the core must fail here, by name, instead of
+    leaving a mutant that sets a field nothing reads."""
+    declared = {*Tracker.EXTENSION_POINTS, *Tracker.HOT_PATH_SETTINGS,
+                *Tracker.SUBCLASS_STATE}
+    own = {n for c in cls.__mro__ if c not in Tracker.__mro__ for n in vars(c)}
+    stray = _protected_names_used(cls) - declared - own
+    assert not stray, (f"{cls.__name__} uses {sorted(stray)}, which Tracker does not "
+                       "declare as extension points, hot-path settings or subclass state")
+
+
+def test_the_state_check_sees_a_stray_name() -> None:
+    class ReachesIn(Tracker):
+        def entries(self) -> Any:
+            return self._shard_numbers
+
+    used = _protected_names_used(ReachesIn)
+    assert used == {"_shard_numbers"}
+    assert "_shard_numbers" not in {*Tracker.EXTENSION_POINTS, *Tracker.HOT_PATH_SETTINGS,
+                                    *Tracker.SUBCLASS_STATE}
 
 
 @pytest.mark.parametrize("cls", TRACKERS, ids=lambda c: c.__name__)
