@@ -15,8 +15,8 @@ import json
 import sys
 import time
 
+from privtrak.conformance import Execution
 from privtrak.conformance._adapter import ALL_FEATURES
-from privtrak.conformance._execute import Execution
 from privtrak.conformance._steps import Where
 from privtrak.conformance._steps_json import decode_step, encode_observation
 from privtrak.reference import UserId, parse_config

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from privtrak.cli import main
-from privtrak.conformance._vectors import Case, dumps_file, load_file, packaged_vector_files
+from privtrak.conformance import Case, dumps_file, load_file, packaged_vector_files
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = f"{shlex.quote(sys.executable)} -m privtrak adapter"

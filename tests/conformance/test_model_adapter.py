@@ -16,9 +16,8 @@ from conform_helpers import REFERENCE, conform, packaged_cases
 
 import privtrak.reference.model.batches as model_batches
 from privtrak.cli import main
+from privtrak.conformance import Case, ModelExecution
 from privtrak.conformance._execute import BeyondModel
-from privtrak.conformance._model_execution import ModelExecution
-from privtrak.conformance._vectors import Case
 
 MODEL = f"{REFERENCE} --model"
 

@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from privtrak.conformance import _mutants, _mutants_gaps
-from privtrak.conformance._mutants import MUTANTS
+from privtrak.conformance import MUTANTS, _mutants, _mutants_gaps
 from privtrak.reference import PasskeyIdentifier, Tracker, parse_config, restore, snapshot
 from privtrak.reference._batching import Batcher
 

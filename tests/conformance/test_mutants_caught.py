@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from privtrak.conformance._fuzz import fuzz
-from privtrak.conformance._load import LoadedCase, load_files, vector_files
+from privtrak.conformance import (
+    LoadedCase,
+    RunOptions,
+    Session,
+    Status,
+    fuzz,
+    load_files,
+    packaged_vector_dir,
+    run_cases,
+    vector_files,
+)
 from privtrak.conformance._mutants import MUTANTS, adapter_command
-from privtrak.conformance._report import Status
-from privtrak.conformance._runner import run_cases
-from privtrak.conformance._session import RunOptions, Session
-from privtrak.conformance._vectors import packaged_vector_dir
 
 FUZZ_SEED = 0
 FUZZ_MAX_EXAMPLES = 1000

@@ -11,7 +11,7 @@ import pytest
 from conform_helpers import REFERENCE, conform
 
 from privtrak.cli import main
-from privtrak.conformance._vectors import load_strict
+from privtrak.conformance import load_strict
 
 MUTANT = f"{shlex.quote(sys.executable)} -m privtrak adapter --mutant purge-never"
 

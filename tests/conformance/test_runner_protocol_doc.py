@@ -12,9 +12,8 @@ from importlib import resources
 
 import jsonschema
 
-from privtrak.conformance import protocol_schema, schema_registry
+from privtrak.conformance import FEATURES, protocol_schema, schema_registry
 from privtrak.conformance._steps import OPS
-from privtrak.conformance._vectors import FEATURES
 
 
 def protocol_doc() -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conform_helpers import REFERENCE, conform
 
-from privtrak.conformance._vectors import load_file, packaged_vector_files
+from privtrak.conformance import load_file, packaged_vector_files
 
 
 def shipped_case_count() -> int:

@@ -11,14 +11,19 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from privtrak.conformance import MUTANTS, describe_mutant
+from privtrak.conformance import (
+    MUTANTS,
+    Case,
+    Execution,
+    describe_mutant,
+    load_strict,
+    packaged_vector_dir,
+)
 from privtrak.conformance import _generate as generate
 from privtrak.conformance._adapter import ALL_FEATURES, AdapterInfo, serve
 from privtrak.conformance._cases_random import random_case
-from privtrak.conformance._execute import Execution
 from privtrak.conformance._steps import Step
 from privtrak.conformance._steps_json import encode_observation, encode_step
-from privtrak.conformance._vectors import Case, load_strict, packaged_vector_dir
 from privtrak.conformance.cli import vectors
 from privtrak.reference import Config, UserId, config_to_mapping
 

@@ -10,7 +10,7 @@ import json
 from functools import cache
 from typing import Any
 
-from privtrak.conformance._vectors import packaged_vector_dir
+from privtrak.conformance import packaged_vector_dir
 from privtrak.reference import fnv1a_32
 
 JSON = dict[str, Any]

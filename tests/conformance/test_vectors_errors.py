@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from privtrak.conformance import dumps_file, load_file, load_strict, parse_file
 from privtrak.conformance._cases import CaseBuilder
 from privtrak.conformance._steps import VectorError, Where
 from privtrak.conformance._steps_json import decode_observation, decode_step
-from privtrak.conformance._vectors import dumps_file, load_file, load_strict, parse_file
 
 
 def small_doc() -> dict[str, Any]:

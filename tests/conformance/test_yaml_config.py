@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from privtrak.conformance._vectors import load_strict, packaged_vector_files
+from privtrak.conformance import load_strict, packaged_vector_files
 from privtrak.conformance._yaml_config import DURATION_KEYS, config_yaml, go_duration
 from privtrak.reference import config_to_mapping, parse_config
 
