@@ -21,10 +21,12 @@ from privtrak._usage import EXIT_INTERRUPTED, EXIT_USAGE, check_writable_file
 from ._session import EXIT_CANNOT_RUN
 
 DEFAULT_MAX_EXAMPLES = 1000
-"""Traces a default run draws. With seed 0, 300 traces let 6 of the 41 shipped
-mutants through (the slowest is caught after 564); 1000 catches every one
-(``python -m privtrak.conformance._mutant_report``). Against a conforming
-implementation 1000 traces take about 20 s of CPU."""
+"""Traces a default run draws. With seed 0 a run of 1000 catches every one of
+the 41 shipped mutants (the slowest after 564 traces), where a run of 300
+lets four through (``python -m privtrak.conformance._mutant_report
+--max-examples N``; how far a run gets also depends on N, since Hypothesis
+paces its search by it). Against a conforming implementation 1000 traces
+take about 20 s of CPU."""
 DEFAULT_TIMEOUT = 5.0
 EXIT_DIVERGENCE = 1
 
