@@ -6,17 +6,20 @@ torrents with one or two peers each, tiny batch sizes and shard counts, time
 jumps that land exactly before, on and after ``peer_lifetime``,
 ``gc_interval``, ``max_batch_age`` and the retry backoff, scripted handler
 failures and retry storms (a batch failing again at each backoff end up to
-the cap), batches taken and reported later, counter resets, counters at the
+the cap), batches taken and reported later (also as a motif: a batch taken,
+announces that buffer newer records meanwhile, its outcome (mostly a
+failure) reported, one more announce and a flusher pass), bounds on pending
+records at and just above the batch size, counter resets, counters at the
 2**63 and 2**64 edges and leaps that wrap after a few announces, every
 credential form of SPEC.md R1.1, allow-lists, and (for an adapter of both
 presets) policy mixes. Seed configurations keep what a seed-only adapter
 cannot set at the seed's values. Each trace runs step by step on the adapter
 and on the reference executor at the same time; the first observation that
 differs (or an adapter that crashes, hangs or breaks the protocol) is a
-divergence; a trace stops being compared where the reference stops
-modelling the seed (R7.3). Hypothesis then shrinks the trace, a last pass
-drops every step the divergence does not need, and the result is printed
-and written as a vector file in the packaged format, ready to commit.
+divergence; a trace stops being compared where the reference stops modelling
+the seed (R7.3). Hypothesis then shrinks the trace, a last pass drops every
+step the divergence does not need, and the result is printed and written as
+a vector file in the packaged format, ready to commit.
 
 The search is one Hypothesis run (so later traces grow deeper), bounded by
 ``--max-examples`` and ``--time`` and deterministic for a given ``--seed``
@@ -202,18 +205,19 @@ def fuzz(session: Session, *, presets: Sequence[str], max_examples: int = DEFAUL
 
 
 def _without_idle_states(session: Session, found: Diverged) -> Diverged:
-    """``found`` cut after its divergent step, then with every single step removed
-    that the divergence does not need (Hypothesis shrinks plans, and a plan it
-    cannot turn into a skip cheaply keeps its step): one step at a time, until
-    no removal keeps the divergence."""
-    trace = found.trace
-    best = Diverged(Trace(trace.config, trace.start, trace.steps[:found.step + 1],
-                          trace.allow_list),
-                    found.step, found.message, found.divergence, found.stderr_tail)
+    """``found`` with every single step removed that the divergence does not need
+    (Hypothesis shrinks plans, and a plan it cannot turn into a skip cheaply
+    keeps its step), then cut after its divergent step. A removal is kept when
+    the trace still diverges no later than before; it is tried on the whole
+    trace, so a divergence may move onto a later step of it (a retry storm that
+    needs one failure fewer shows one backoff later). One step at a time, the
+    earliest first (an early step that only feeds a later one goes before
+    it), until no removal keeps the divergence."""
+    best = found
     changed = True
     while changed:
         changed = False
-        for index in range(len(best.trace.steps) - 1, -1, -1):
+        for index in range(len(best.trace.steps)):
             steps = best.trace.steps[:index] + best.trace.steps[index + 1:]
             if not steps:
                 continue
@@ -225,14 +229,17 @@ def _without_idle_states(session: Session, found: Diverged) -> Diverged:
             try:
                 run_lockstep(session, trial)
             except Diverged as exc:
-                best = Diverged(Trace(t.config, t.start, trial.steps[:exc.step + 1],
-                                      t.allow_list), exc.step, exc.message, exc.divergence,
-                                exc.stderr_tail)
+                if exc.step > best.step:
+                    continue
+                best = exc
                 changed = True
                 break
             except Unsupported:
                 continue
-    return best
+    trace = best.trace
+    return Diverged(Trace(trace.config, trace.start, trace.steps[:best.step + 1],
+                          trace.allow_list),
+                    best.step, best.message, best.divergence, best.stderr_tail)
 
 
 def _preset_usable(preset: str, info: AdapterInfo) -> bool:

@@ -22,8 +22,8 @@ from ._session import EXIT_CANNOT_RUN
 
 DEFAULT_MAX_EXAMPLES = 1000
 """Traces a default run draws. With seed 0 a run of 1000 catches every one of
-the 41 shipped mutants (the slowest after 564 traces), where a run of 300
-lets four through (``python -m privtrak.conformance._mutant_report
+the 41 shipped mutants (the slowest after 381 traces), where a run of 300
+lets three through (``python -m privtrak.conformance._mutant_report
 --max-examples N``; how far a run gets also depends on N, since Hypothesis
 paces its search by it). Against a conforming implementation 1000 traces
 take about 20 s of CPU."""
