@@ -25,7 +25,7 @@ from ._metrics import METRICS, Metric, extract
 from ._overrides import check_key, get_dotted, merge
 from ._runfigures import draw_run_figures
 from ._spec import STUDY_NAMES, Study, StudyError, load_study, parse_study
-from ._steady import Estimate, mser5_truncation, t_interval, t_quantile
+from ._steady import Estimate, mser5_truncation, t_cdf, t_interval, t_quantile
 from ._study import build_report, check, run_study
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "replication_seed",
     "run_study",
     "simulate",
+    "t_cdf",
     "t_interval",
     "t_quantile",
 ]

@@ -53,8 +53,11 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
 
 
-def _t_cdf(t: float, df: int) -> float:
-    """CDF of Student's t with integer ``df`` (closed-form finite sums)."""
+def t_cdf(t: float, df: int) -> float:
+    """P(T <= t) for Student's t with integer ``df`` (closed-form finite sums,
+    exact to rounding for any real ``t``)."""
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be positive, got {df}")
     theta = math.atan(t / math.sqrt(df))
     s, c = math.sin(theta), math.cos(theta)
     if df % 2 == 1:
@@ -75,19 +78,23 @@ def _t_cdf(t: float, df: int) -> float:
 
 
 def t_quantile(p: float, df: int) -> float:
-    """The ``p`` quantile (0.5 < p < 1) of Student's t with ``df`` degrees of freedom."""
-    if df < 1:
-        raise ValueError(f"degrees of freedom must be positive, got {df}")
+    """The ``p`` quantile (0 < p < 1) of Student's t with ``df`` degrees of
+    freedom, by bisection on :func:`t_cdf` down to adjacent floats."""
+    if not 0 < p < 1:
+        raise ValueError(f"probability must be in (0, 1), got {p}")
+    if p < 0.5:
+        return -t_quantile(1 - p, df)
     lo, hi = 0.0, 1.0
-    while _t_cdf(hi, df) < p:
+    while t_cdf(hi, df) < p:
         hi *= 2
-    for _ in range(200):
+    while True:
         mid = (lo + hi) / 2
-        if _t_cdf(mid, df) < p:
+        if mid in (lo, hi):  # no float lies between: further halving changes nothing
+            return mid
+        if t_cdf(mid, df) < p:
             lo = mid
         else:
             hi = mid
-    return (lo + hi) / 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,16 +19,17 @@ holds ``batch_size`` records, every record arrives on its own):
   ``shards * (batch_size - 1) / 2`` (the "shards x batch / 2" rule).
 
 Confidence intervals are the Student t interval over independent
-replications; the t quantile is computed here (bisection on the CDF, which is
-integrated numerically) so no statistics package is needed.
+replications, with the package's own t quantile
+(:func:`privtrak.capacity.t_quantile`), so no statistics package is needed.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from privtrak.capacity import t_quantile
 
 
 def _check_stable(lam: float, mu: float) -> float:
@@ -85,54 +86,7 @@ def mean_buffered(shards: int, batch_size: int) -> float:
     return shards * (batch_size - 1) / 2
 
 
-# -- Student t -----------------------------------------------------------------
-
-
-def _t_density(x: float, df: float) -> float:
-    log_c = (math.lgamma((df + 1) / 2) - math.lgamma(df / 2)
-             - 0.5 * math.log(df * math.pi))
-    return math.exp(log_c - (df + 1) / 2 * math.log1p(x * x / df))
-
-
-def t_cdf(x: float, df: float) -> float:
-    """P(T <= x) for Student's t with ``df`` degrees of freedom (Simpson's rule,
-    absolute error well below 1e-6 for ``|x| <= 100`` and ``df >= 1``)."""
-    if df <= 0:
-        raise ValueError(f"degrees of freedom must be positive, got {df}")
-    a = abs(x)
-    # Substitute x = tan(u) style squeeze: integrate on u in [0, atan(a)] where
-    # the integrand f(tan u) / cos^2 u is smooth even for heavy tails.
-    top = math.atan(a)
-    steps = 2000
-    h = top / steps
-    total = 0.0
-    for i in range(steps + 1):
-        u = i * h
-        c = math.cos(u)
-        val = _t_density(math.tan(u), df) / (c * c)
-        weight = 1 if i in (0, steps) else (4 if i % 2 else 2)
-        total += weight * val
-    half = total * h / 3
-    return 0.5 + half if x >= 0 else 0.5 - half
-
-
-@functools.lru_cache(maxsize=256)
-def t_quantile(p: float, df: float) -> float:
-    """The ``p`` quantile of Student's t (``0 < p < 1``), to about 1e-6."""
-    if not 0 < p < 1:
-        raise ValueError(f"probability must be in (0, 1), got {p}")
-    if p < 0.5:
-        return -t_quantile(1 - p, df)
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < p:
-        lo, hi = hi, hi * 2
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
+# -- Student t ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -104,9 +104,10 @@ def with_fifo_lock_held(people: list[Customer]) -> list[tuple[float, int]]:
     return starts
 
 
-def with_pool(people: list[Customer], capacity: int) -> list[tuple[float, int]]:
-    env = SimEnvironment()
-    pool = ConnectionPool(capacity)
+def drive_pool(env: SimEnvironment, pool: ConnectionPool,
+               people: list[Customer]) -> list[tuple[float, int]]:
+    """Schedule ``people`` through ``pool`` on ``env`` (not run yet); the list
+    fills with ``(start time, customer)`` as the run goes."""
     starts: list[tuple[float, int]] = []
 
     def start(i: int) -> None:
@@ -126,6 +127,12 @@ def with_pool(people: list[Customer], capacity: int) -> list[tuple[float, int]]:
 
     for i, (arrival, _) in enumerate(people):
         env.call_later(arrival, arrive, i)
+    return starts
+
+
+def with_pool(people: list[Customer], capacity: int) -> list[tuple[float, int]]:
+    env = SimEnvironment()
+    starts = drive_pool(env, ConnectionPool(capacity), people)
     env.run()
     return starts
 
@@ -152,23 +159,7 @@ def test_the_pool_measures_unit_seconds_held() -> None:
     env = SimEnvironment()
     pool = ConnectionPool(2)
     seen: list[float] = []
-
-    def start(i: int) -> None:
-        began = env.now
-
-        def done(_ev: Event) -> None:
-            following = pool.release(began, env.now)
-            if following is not None:
-                start(following)
-
-        env.call_later(people[i][1], done)
-
-    def arrive(ev: Event) -> None:
-        if pool.acquire(ev.value, env.now):
-            start(ev.value)
-
-    for i, (arrival, _) in enumerate(people):
-        env.call_later(arrival, arrive, i)
+    drive_pool(env, pool, people)
     env.call_later(2.5, lambda _ev: seen.append(pool.busy_seconds(env.now)))
     env.run()
     # At 2.5: the first unit held 0..2 then 2..2.5 (third customer), the second 0..2.5.

@@ -14,9 +14,9 @@ from sim_theory import (
     mg1_wait,
     mm1_in_system,
     mm1_wait,
-    t_cdf,
-    t_quantile,
 )
+
+from privtrak.capacity import t_cdf, t_quantile
 
 # Two-sided 95 % and 99 % critical values from the standard printed t table.
 T_TABLE = {
