@@ -226,6 +226,18 @@ def _threshold_rows(outcome: Outcome) -> tuple[Table, list[list[Any]]]:
     return Table(tuple(header), tuple(rows)), csv_rows
 
 
+def _over_credit_note(outcome: Outcome) -> str:
+    """What a negative share means, said only where one is shown."""
+    if not any(o.estimates[f"lost_{c}_share"].mean < 0
+               for o in outcome.points for c in LOSS_CAUSES):
+        return ""
+    return (" A negative share is credit beyond what was transferred: baselines "
+            "keyed without the peer id mix the counters of two clients "
+            "(shared_key), which credits some bytes twice and loses others, and "
+            "the share is the net of both. 'all lost' is the sum of the causes, "
+            "so such over-credit offsets losses in it.")
+
+
 def _accounting(outcome: Outcome) -> tuple[Table, list[list[Any]]]:
     study = outcome.study
     causes = [c for c in LOSS_CAUSES
@@ -326,7 +338,8 @@ def write_report(outcome: Outcome, out: Path, header: Header) -> list[Path]:
         Para("Share of all bytes transferred (up and down) that no database will ever "
              "credit, per cause of the simulator's accounting identity; 'duplicated' is "
              "credited twice and is outside the identity. Bytes still pending or not yet "
-             "announced at the end of a run are not losses and are not counted here."),
+             "announced at the end of a run are not losses and are not counted here."
+             + _over_credit_note(outcome)),
         accounting_table,
         *figure_blocks,
         Heading(2, "Method"),

@@ -3,13 +3,17 @@
 import concurrent.futures as cf
 import csv
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
 
 from privtrak.capacity import build_report, check, load_study, parse_study, plan, run_study
+from privtrak.capacity._report import _over_credit_note
+from privtrak.capacity._steady import Estimate
 from privtrak.cli import main
+from privtrak.sim._accounting import LOSS_CAUSES
 
 # Offpath, recommended preset with one buffer per shard (about 1.4 records a call),
 # ~25 announces/s; the database has one connection. At 1 ms a call it keeps up; at
@@ -166,3 +170,13 @@ def test_full_check_reruns_the_study_and_compares_every_csv(report: Path,
     problems = check(copy)
     assert sorted(p.split(":")[0] for p in problems) == ["data/pending.csv",
                                                          "data/verdict.csv"]
+
+
+def test_a_negative_loss_share_is_explained_only_where_one_is_shown() -> None:
+    def outcome(shared_key: float) -> Any:
+        shares = {f"lost_{c}_share": Estimate(0.01, 0.0, 2) for c in LOSS_CAUSES}
+        shares["lost_shared_key_share"] = Estimate(shared_key, 0.0, 2)
+        return SimpleNamespace(points=[SimpleNamespace(estimates=shares)])
+
+    assert "A negative share is credit beyond" in _over_credit_note(outcome(-0.2))
+    assert _over_credit_note(outcome(0.03)) == ""
