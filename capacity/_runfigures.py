@@ -40,6 +40,10 @@ def draw_run_figures(results: Mapping[str, Any], out_dir: str | Path) -> list[Pa
     twin.grid(False)
     lines = ax.get_lines() + twin.get_lines()
     ax.legend(lines, [str(line.get_label()) for line in lines], fontsize=8, loc="upper left")
+    # Headroom above both series, so the legend never sits on a line.
+    for a in (ax, twin):
+        highest = max((max(line.get_ydata(), default=0) for line in a.get_lines()), default=0)
+        a.set_ylim(0, 1.35 * float(highest) or 1.0)
     ax = axes[0][1]
     mem = [float(r["modelled_memory_bytes"]) for r in rows]
     div, unit = scale_for("bytes", mem)
@@ -62,6 +66,10 @@ def draw_run_figures(results: Mapping[str, Any], out_dir: str | Path) -> list[Pa
     ax.set_ylabel(f"announce answer latency ({unit})")
     ax.set_title("Announce latency (completed announces)")
     ax.legend(fontsize=8)
+    # Every quantity drawn is a count, an age, a size, a rate or a latency:
+    # each axis starts at zero, so a flat series does not read as a swing.
+    for a in axes.flat:
+        a.set_ylim(bottom=0)
     for a in axes.flat:
         a.set_xlabel(f"simulated time ({tname})")
     fig.suptitle(f"{sc['name']}: {sc['hook_mode']}, preset {sc['tracker']['preset']}, "
